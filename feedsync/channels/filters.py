@@ -1,0 +1,189 @@
+"""The filters channel templates use: what feeds need, nothing more.
+
+Each filter is a plain function so the compiled fast path can call it directly; the same
+functions are registered in the sandboxed Jinja environment, so both paths agree.
+Filters never raise on bad product data: they return the value unchanged (or empty) and
+leave the verdict to the channel's rules, which report it with a field and a source.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+# A tag starts with a letter, '/', '!' or '?': "5 < 6" in text is not a tag.
+_TAG = re.compile(r"<[A-Za-z/!?][^>]*>")
+_BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/li|/h[1-6]|/tr|p|div|li|h[1-6])\b[^>]*>", re.I)
+_SCRIPT = re.compile(r"<\s*(script|style)\b.*?<\s*/\s*\1\s*>", re.I | re.S)
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_BLANK_LINES = re.compile(r"\s*\n\s*")
+_MONEY = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*([A-Za-z]{3})?\s*$")
+
+
+def plain_text(value: Any) -> str:
+    """HTML to plain text: tags dropped, entities decoded, whitespace collapsed.
+
+    Block-level tags become line breaks so that list items stay readable.
+
+    >>> plain_text("<p>5 &lt; 6 &amp; more</p><ul><li>a</li></ul>")
+    '5 < 6 & more\\na'
+    """
+    text = value if type(value) is str else _text(value)
+    if "<" not in text and "&" not in text:
+        return text.strip() if "  " not in text else _SPACES.sub(" ", text).strip()
+    if "<" in text:
+        text = _SCRIPT.sub(" ", text)
+        text = _BLOCK_TAG.sub("\n", text)
+        text = _TAG.sub("", text)
+    text = html.unescape(text)
+    text = _SPACES.sub(" ", text)
+    return _BLANK_LINES.sub("\n", text).strip()
+
+
+def single_line(value: Any) -> str:
+    """Collapse every run of whitespace, line breaks included, to one space."""
+    return " ".join((value if type(value) is str else _text(value)).split())
+
+
+def truncate_words(value: Any, length: int, end: str = "") -> str:
+    """Cut text to at most ``length`` characters, on a word boundary where there is one."""
+    text = _text(value)
+    if len(text) <= length:
+        return text
+    room = length - len(end)
+    cut = text[:room]
+    space = cut.rfind(" ")
+    if space > room // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + end
+
+
+def money(value: Any, currency: Any = "", decimals: int = 2) -> str:
+    """``12.5`` + ``USD`` -> ``12.50 USD``. Unparseable or non-finite input comes back as is.
+
+    An amount that already carries a currency keeps it. The ``money`` rule then rejects
+    anything that is not a well-formed positive amount, so nothing is converted silently.
+    """
+    text = _text(value)
+    if not text:
+        return ""
+    match = _MONEY.match(text)
+    if match is None:
+        return text
+    amount_text, own_currency = match.groups()
+    try:
+        amount = Decimal(amount_text)
+    except InvalidOperation:  # pragma: no cover - the regex admits only decimals
+        return text
+    unit = (own_currency or _text(currency)).upper()
+    formatted = f"{amount:.{decimals}f}"
+    return f"{formatted} {unit}" if unit else formatted
+
+
+def split_values(value: Any, separator: str = ",") -> list[str]:
+    """Split a multi-value cell into its non-empty, trimmed parts."""
+    if isinstance(value, list):
+        return [v for v in value if v]
+    text = _text(value)
+    if not text:
+        return []
+    return [part.strip() for part in text.split(separator) if part.strip()]
+
+
+def join_values(value: Any, separator: str = ",") -> str:
+    """Join a list of values, skipping empty ones."""
+    if isinstance(value, list | tuple):
+        return separator.join(_text(v) for v in value if _text(v))
+    return _text(value)
+
+
+def limit(value: Any, count: int) -> list[str]:
+    """Keep the first ``count`` values of a list."""
+    return list(value)[:count] if isinstance(value, list | tuple) else [_text(value)]
+
+
+def yes_no(value: Any) -> str:
+    """Normalise the many spellings of a boolean to ``yes`` / ``no``; keep anything else."""
+    text = _text(value).strip().lower()
+    if text in {"1", "true", "yes", "y", "t"}:
+        return "yes"
+    if text in {"0", "false", "no", "n", "f"}:
+        return "no"
+    return _text(value)
+
+
+def enum_value(value: Any) -> str:
+    """``In Stock`` / ``in-stock`` -> ``in_stock``: the spelling enumerations use."""
+    return _text(value).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def amount(value: Any) -> float:
+    """The number in a money value (``12.50 USD`` -> 12.5); 0.0 when there is none.
+
+    For comparisons in checks only; feeds are written from the text, never from floats.
+    """
+    match = _MONEY.match(_text(value))
+    return float(match.group(1)) if match else 0.0
+
+
+def stock_availability(quantity: Any) -> str:
+    """Availability from a stock count: ``in_stock`` above zero, else ``out_of_stock``."""
+    text = _text(quantity).strip()
+    if not text:
+        return ""
+    try:
+        return "in_stock" if Decimal(text) > 0 else "out_of_stock"
+    except InvalidOperation:
+        return ""
+
+
+def replace(value: Any, old: str, new: str, count: int | None = None) -> str:
+    """Jinja's ``replace`` without its Markup handling, which feeds never use."""
+    return _text(value).replace(old, new, -1 if count is None else count)
+
+
+def trim(value: Any, chars: str | None = None) -> str:
+    return _text(value).strip(chars)
+
+
+def lower(value: Any) -> str:
+    return _text(value).lower()
+
+
+def upper(value: Any) -> str:
+    return _text(value).upper()
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+FEED_FILTERS: dict[str, Callable[..., Any]] = {
+    "plain_text": plain_text,
+    "single_line": single_line,
+    "truncate_words": truncate_words,
+    "money": money,
+    "split_values": split_values,
+    "join_values": join_values,
+    "limit": limit,
+    "yes_no": yes_no,
+    "enum_value": enum_value,
+    "amount": amount,
+    "stock_availability": stock_availability,
+    "replace": replace,
+    "trim": trim,
+    "lower": lower,
+    "upper": upper,
+}
+
+# Filters known to return text: the compiler skips re-normalising their result.
+TEXT_FILTERS = frozenset(FEED_FILTERS) - {"split_values", "limit", "amount"}
+
+
+def names(filters: Iterable[str]) -> str:
+    return ", ".join(sorted(filters))

@@ -1,0 +1,236 @@
+"""A channel compiled for the per-product path: one mapping function, one validator.
+
+``compile_channel`` runs once per channel at start-up. It turns every field expression
+and every item check into generated Python (see compiler.py) and every field rule into a
+prepared test, so the per-product work is a function call and a loop over tests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from feedsync.channels.compiler import (
+    Data,
+    ExpressionCompiler,
+    build_function,
+    make_environment,
+)
+from feedsync.channels.loader import ChannelSpec, FieldSpec
+from feedsync.errors import TemplateError
+from feedsync.model import Issue, Product, Severity
+from feedsync.rules.checks import CHECKS, Test
+
+# XML 1.0 cannot carry C0 controls (but tab, LF, CR), lone surrogates, U+FFFE/U+FFFF;
+# lxml refuses them with a ValueError (reliability.md finding 8). They are cleaned here,
+# for every format, and reported.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_XML_CLEAN_SOURCE = "https://www.w3.org/TR/xml/#charsets"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_ANYWHERE = re.compile(r"(?:^|\n)[=+\-@\t\r]")
+_FORMULA_SOURCE = "https://owasp.org/www-community/attacks/CSV_Injection"
+
+
+@dataclass(frozen=True)
+class _FieldTest:
+    field: str
+    code: str
+    severity: Severity
+    source: str
+    test: Test
+    per_value: bool
+    message: str | None
+    required: bool
+
+
+@dataclass(frozen=True)
+class _ItemCheck:
+    code: str
+    field: str | None
+    severity: Severity
+    source: str
+    message: str
+
+
+def lookup_filter(tables: Mapping[str, Mapping[str, str]]) -> Callable[..., Any]:
+    """``value | lookup('taxonomy')``: the value mapped through a channel table, else ''."""
+
+    def lookup(value: Any, table: str, default: Any = "") -> Any:
+        return tables[table].get(str(value), default) if table in tables else default
+
+    return lookup
+
+
+class CompiledChannel:
+    """The per-product face of a channel: ``map`` then ``validate``."""
+
+    def __init__(self, spec: ChannelSpec, lint_formulas: bool = False) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.fields: list[FieldSpec] = list(spec.fields.values())
+        env = make_environment({"lookup": lookup_filter(spec.tables)})
+        self._env = env
+        compiler = ExpressionCompiler(env)
+        self.fast_fields: dict[str, bool] = {}
+        self._map = self._compile_map(compiler)
+        self._tests = self._compile_tests()
+        self._item_checks, self._check_fn = self._compile_checks(compiler)
+        self._lint_formulas = lint_formulas
+
+    # --- compile ---------------------------------------------------------------------
+    def _compile_map(self, compiler: ExpressionCompiler) -> Callable[..., dict[str, Any]]:
+        """One generated function building the whole item; values normalised inline."""
+        lines = ["def map_item(product, target, defaults, channel, item):", "    return {"]
+        for spec in self.fields:
+            where = f"{self.spec.yaml_path}: fields.{spec.name}.value"
+            source, fast, is_text = compiler.compile_value(spec.value, where)
+            self.fast_fields[spec.name] = fast
+            if spec.multi:
+                source = f"_L({source}, {compiler.tables.const(spec.separator)})"
+            elif not is_text:
+                source = f"_T({source})"
+            lines.append(f"        {spec.name!r}: {source},")
+        lines.append("    }")
+        return build_function("map_item", "\n".join(lines), compiler.tables, self.name,
+                              {"_L": _as_list, "_T": _as_text})
+
+    def _compile_tests(self) -> list[_FieldTest]:
+        tests = []
+        for spec in self.fields:
+            for rule in spec.rules:
+                check = CHECKS.get(rule.check)
+                if check is None:
+                    raise TemplateError(f"unknown check {rule.check!r}; one of "
+                                        + ", ".join(sorted(CHECKS)), key=rule.where)
+                try:
+                    test = check.factory(rule.params)
+                except (ValueError, TypeError, re.error) as exc:
+                    raise TemplateError(f"{rule.where}: {exc}") from exc
+                tests.append(_FieldTest(
+                    field=spec.name, code=rule.code or check.code,
+                    severity=rule.severity,  # type: ignore[arg-type]
+                    source=rule.source, test=test, per_value=check.per_value,
+                    message=rule.message, required=rule.check == "required"))
+        return tests
+
+    def _compile_checks(
+        self, compiler: ExpressionCompiler
+    ) -> tuple[list[_ItemCheck], Callable[..., tuple[Any, ...]]]:
+        checks, lines = [], ["def run_checks(product, target, defaults, channel, item):",
+                             "    return ("]
+        for check in self.spec.checks:
+            source, _ = compiler.compile(check.expression, check.where)
+            lines.append(f"        {source},")
+            checks.append(_ItemCheck(code=check.code, field=check.field,
+                                     severity=check.severity,  # type: ignore[arg-type]
+                                     source=check.source, message=check.message))
+        lines.append("    )")
+        return checks, build_function("run_checks", "\n".join(lines), compiler.tables,
+                                      self.name)
+
+    # --- per product -----------------------------------------------------------------
+    def map(self, product: Product, target: Data, defaults: Data, channel: Data) -> dict[str, Any]:
+        """The channel's item for ``product``: field name -> str or list of str."""
+        item: dict[str, Any] = self._map(product, target, defaults, channel, None)
+        return item
+
+    def validate(self, item: dict[str, Any], product: Product, target: Data, defaults: Data,
+                 channel: Data) -> list[Issue]:
+        """Findings for one mapped item. Illegal characters are cleaned in place."""
+        issues: list[Issue] = []
+        self._clean_text(item, product, issues)
+        for t in self._tests:
+            value = item[t.field]
+            if not value:
+                if t.required:
+                    issues.append(self._issue(t, "is required but empty", product, value))
+                continue
+            if t.per_value and isinstance(value, list):
+                for one in value:
+                    reason = t.test(one) if one else None
+                    if reason:
+                        issues.append(self._issue(t, reason, product, one))
+                        break
+            else:
+                reason = t.test(value)
+                if reason:
+                    issues.append(self._issue(t, reason, product, value))
+        if self._item_checks:
+            verdicts = self._check_fn(product, target, defaults, channel, Data(item))
+            for check, verdict in zip(self._item_checks, verdicts, strict=True):
+                if not verdict:
+                    issues.append(Issue(
+                        code=check.code, severity=check.severity, message=check.message,
+                        channel=self.name, product_id=product["id"], file=product.file,
+                        line=product.line, field=check.field,
+                        value=_short(item.get(check.field, "")) if check.field else None,
+                        source=check.source))
+        return issues
+
+    def _issue(self, t: _FieldTest, reason: str, product: Product, value: Any) -> Issue:
+        return Issue(code=t.code, severity=t.severity,
+                     message=t.message or f"{t.field} {reason}", channel=self.name,
+                     product_id=product["id"], file=product.file, line=product.line,
+                     field=t.field, value=_short(value), source=t.source)
+
+    def _clean_text(self, item: dict[str, Any], product: Product, issues: list[Issue]) -> None:
+        # One scan of all the text first: nearly every item is clean.
+        values = item.values()
+        joined = "\n".join(v if isinstance(v, str) else "\n".join(v) for v in values)
+        if not _XML_ILLEGAL.search(joined) and not (
+                self._lint_formulas and _FORMULA_ANYWHERE.search(joined)):
+            return
+        for name, value in item.items():
+            if isinstance(value, str):
+                if _XML_ILLEGAL.search(value):
+                    item[name] = _XML_ILLEGAL.sub("", value)
+                    issues.append(self._cleaned(name, value, product))
+                if self._lint_formulas and value.startswith(_FORMULA_START):
+                    issues.append(self._formula(name, value, product))
+            elif value:
+                for i, one in enumerate(value):
+                    if _XML_ILLEGAL.search(one):
+                        value[i] = _XML_ILLEGAL.sub("", one)
+                        issues.append(self._cleaned(name, one, product))
+
+    def _cleaned(self, name: str, value: str, product: Product) -> Issue:
+        bad = _XML_ILLEGAL.search(value)
+        code_point = f"U+{ord(bad.group()):04X}" if bad else "?"
+        return Issue(code="invalid-xml-char", severity="warning",
+                     message=f"{name} held a character feeds cannot carry ({code_point}); "
+                             "it was removed", channel=self.name, product_id=product["id"],
+                     file=product.file, line=product.line, field=name,
+                     value=_short(_XML_ILLEGAL.sub("\ufffd", value)), source=_XML_CLEAN_SOURCE)
+
+    def _formula(self, name: str, value: str, product: Product) -> Issue:
+        return Issue(code="formula-like-value", severity="warning",
+                     message=f"{name} starts with {value[0]!r}; a spreadsheet opening this "
+                             "feed would run it as a formula (kept as is for the channel)",
+                     channel=self.name, product_id=product["id"], file=product.file,
+                     line=product.line, field=name, value=_short(value), source=_FORMULA_SOURCE)
+
+
+def _as_list(value: Any, separator: str) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [_as_text(v) for v in value if v not in (None, "")]
+    text = _as_text(value)
+    return [part.strip() for part in text.split(separator) if part.strip()] if text else []
+
+
+def _as_text(value: Any) -> str:
+    if value is None or value is False:
+        return ""
+    if value is True:
+        return "yes"
+    return str(value)
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = ",".join(value) if isinstance(value, list) else str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def compile_channel(spec: ChannelSpec, lint_formulas: bool = False) -> CompiledChannel:
+    return CompiledChannel(spec, lint_formulas=lint_formulas)

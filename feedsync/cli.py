@@ -1,0 +1,262 @@
+"""The ``feedsync`` command: parse arguments, call the library, print the report.
+
+Nothing here decides anything about feeds. Every ``FeedsyncError`` becomes one
+``Error:`` line (plus ``Tip:``) on stderr and its documented exit code; an unexpected
+exception becomes exit 1 with a pointer to the bug tracker, never a traceback (set
+``FEEDSYNC_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from feedsync import pipeline
+from feedsync.channels.loader import ChannelLibrary
+from feedsync.config import Config, load_config
+from feedsync.errors import ExitCode, FeedsyncError, Interrupted, TemplateError
+from feedsync.report import RunReport
+
+BUG_URL = "https://github.com/feedsync/feedsync/issues"
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Syndicate one product catalog to every sales channel.")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CatalogArg = Annotated[Path | None, typer.Argument(
+    help="Catalog file (CSV, TSV, JSON, JSONL or a Google XML feed). Default: catalog.path "
+         "from the config.", show_default=False)]
+ChannelOpt = Annotated[list[str] | None, typer.Option(
+    "--channel", "-c", help="Channel or target to build; repeat for several. Default: all "
+    "channels in the config.", show_default=False)]
+OutOpt = Annotated[Path | None, typer.Option(
+    "--out", "-o", help="Output directory. Default: output_dir from the config, else ./out.",
+    show_default=False)]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", help="feedsync.yaml with catalog, defaults and channels.", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON report on stdout.")]
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(error: FeedsyncError, as_json: bool) -> int:
+    if as_json:
+        _print_json({"version": 1, "error": error.to_dict()})
+    console = _stderr()
+    console.print(f"Error: {error}", markup=False)
+    if error.tip:
+        console.print(f"Tip: {error.tip}", markup=False)
+    return int(error.exit_code)
+
+
+def handle_errors(command: F) -> F:
+    """Turn every failure of a command into a message and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json", False))
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            code = command(*args, **kwargs)
+        except FeedsyncError as exc:
+            code = _fail(exc, as_json)
+        except KeyboardInterrupt:
+            _stderr().print("Interrupted: temporary files removed; previous feeds unchanged.")
+            code = int(ExitCode.INTERRUPTED)
+        except BrokenPipeError:
+            code = _quiet_broken_pipe()
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EPIPE):
+                raise _internal(exc) from exc
+            code = _quiet_broken_pipe() if exc.errno == errno.EPIPE else _stdout_full(exc)
+        except Exception as exc:
+            raise _internal(exc) from exc
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        raise typer.Exit(int(code or 0))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    error = Interrupted("terminated (SIGTERM); temporary files removed, previous feeds "
+                        "unchanged")
+    error.exit_code = ExitCode.TERMINATED
+    raise error
+
+
+def _internal(exc: Exception) -> typer.Exit:
+    if os.environ.get("FEEDSYNC_DEBUG"):
+        import traceback
+
+        traceback.print_exc()
+    _stderr().print(f"Internal error: {type(exc).__name__}: {exc}", markup=False)
+    _stderr().print(f"This is a bug in feedsync. Please report it at {BUG_URL} "
+                    "(run with FEEDSYNC_DEBUG=1 for details).", markup=False)
+    return typer.Exit(int(ExitCode.INTERNAL))
+
+
+def _quiet_broken_pipe() -> int:
+    # The reader went away (`| head`): stop quietly, and keep Python from complaining at exit.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+    return int(ExitCode.OK)
+
+
+def _stdout_full(exc: OSError) -> int:
+    _quiet_broken_pipe()
+    sys.stderr.write(f"Error: cannot write the report to stdout: {exc.strerror}\n")
+    return int(ExitCode.USAGE)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def _config(path: Path | None) -> Config:
+    return load_config(path) if path is not None else Config()
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[pipeline.ProgressCallback | None]:
+    """A rich progress bar on a terminal; nothing on a pipe or under cron."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    bar = Progress(TextColumn("[bold]reading catalog"), BarColumn(), DownloadColumn(),
+                   TextColumn("{task.fields[products]:,} products"), TimeElapsedColumn(),
+                   console=_stderr(), transient=True)
+    task = bar.add_task("catalog", total=None, products=0)
+
+    def update(event: pipeline.Progress) -> None:
+        bar.update(task, completed=event.bytes_read, total=event.bytes_total or None,
+                   products=event.products)
+
+    with bar:
+        yield update
+
+
+def _exit_code(report: RunReport) -> int:
+    return report.exit_code
+
+
+@app.command()
+@handle_errors
+def build(catalog: CatalogArg = None, channel: ChannelOpt = None, out: OutOpt = None,
+          config: ConfigOpt = None, as_json: JsonOpt = False) -> int:
+    """Build every selected channel's feed in one pass over the catalog."""
+    cfg = _config(config)
+    with _progress(not as_json) as progress:
+        report = pipeline.build(catalog, channel or [], out, cfg, progress)
+    _show(report, as_json)
+    return _exit_code(report)
+
+
+@app.command()
+@handle_errors
+def validate(catalog: CatalogArg = None, channel: ChannelOpt = None, out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the issue logs here (no feeds).",
+                                  show_default=False)] = None,
+        config: ConfigOpt = None, as_json: JsonOpt = False) -> int:
+    """Run every check and print the report; no feed is written."""
+    cfg = _config(config)
+    with _progress(not as_json) as progress:
+        report = pipeline.validate(catalog, channel or [], out, cfg, progress)
+    _show(report, as_json)
+    return _exit_code(report)
+
+
+@app.command()
+@handle_errors
+def channels(config: ConfigOpt = None, as_json: JsonOpt = False) -> int:
+    """List the available channel templates with their docs URL."""
+    cfg = _config(config)
+    library = ChannelLibrary(cfg.template_dirs)
+    rows = []
+    for name, folder in library.available().items():
+        try:
+            spec = library.load(name)
+        except TemplateError as exc:
+            rows.append({"name": name, "title": "(broken template)", "docs": str(exc),
+                         "outputs": [], "folder": str(folder)})
+            continue
+        rows.append({"name": name, "title": spec.title, "docs": spec.docs,
+                     "outputs": [f"{o.name}:{o.writer}" for o in spec.outputs.values()],
+                     "folder": str(folder)})
+    if as_json:
+        _print_json({"version": 1, "channels": rows})
+        return 0
+    table = Table("channel", "title", "outputs", "docs", box=None)
+    for row in rows:
+        table.add_row(row["name"], row["title"], ", ".join(row["outputs"]), row["docs"])
+    Console(highlight=False).print(table)
+    return 0
+
+
+def _show(report: RunReport, as_json: bool) -> None:
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    render_report(report, Console(highlight=False, soft_wrap=True))
+
+
+def render_report(report: RunReport, console: Console) -> None:
+    """The human view of a report; ``--json`` carries the same counts."""
+    console.print(f"catalog {report.catalog} ({report.catalog_format}): "
+                  f"{report.products_read:,} products read, {report.rows_skipped:,} rows skipped",
+                  markup=False)
+    for example in report.problem_examples[:5]:
+        console.print(f"  skipped {example['file']}:{example['line']} [{example['code']}] "
+                      f"{example['message']}", markup=False)
+    table = Table("channel", "written", "rejected", "warnings", "file", box=None)
+    for channel in report.channels:
+        table.add_row(channel.target, f"{channel.written:,}", f"{channel.rejected:,}",
+                      f"{channel.warnings:,}", ", ".join(channel.files.values()) or "-")
+    console.print(table)
+    for channel in report.channels:
+        top = channel.top()
+        if not top:
+            continue
+        console.print(f"{channel.target}: top issues (full log: {channel.issue_log or '-'})",
+                      markup=False)
+        issues = Table("severity", "code", "count", "field", "examples", "source", box=None)
+        for summary in top:
+            issues.add_row(summary.severity, summary.code, f"{summary.count:,}",
+                           summary.field or "", ", ".join(summary.examples),
+                           summary.source or "")
+        console.print(issues)
+    for line in report.extra.get("messages", []):
+        console.print(line, markup=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except BrokenPipeError:
+        sys.exit(_quiet_broken_pipe())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""``feedsync.yaml``: loaded strictly and checked fully before any work starts.
+
+Every problem is a ``ConfigError`` naming the file and the key path (``channels.google.
+outputs``). Unknown keys get a suggestion. Secrets are never accepted inline: a key such
+as ``password:`` is refused with a pointer to ``password_env`` / ``password_file``.
+YAML 1.1 traps (``country: NO`` read as false, ``gtin: 0012…`` read as a number) are
+refused where text is expected, with a tip to quote the value. See config.example.yaml.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from feedsync.errors import ConfigError
+from feedsync.yamlio import load_yaml
+
+_TOP_KEYS = {"version", "catalog", "defaults", "output_dir", "template_dirs", "channels",
+             "gate", "state_dir", "keep_feeds"}
+_CATALOG_KEYS = {"path", "format", "encoding", "delimiter"}
+_CHANNEL_KEYS = {"template", "outputs", "files", "target", "options", "destinations", "gate"}
+_TARGET_KEYS = {"country", "currency", "language"}
+_FORMATS = ("auto", "csv", "tsv", "json", "jsonl", "google-xml")
+# Keys whose value would be a secret. Their *_env / *_file forms are the only way in.
+_SECRET_KEY = re.compile(
+    r"^(password|passphrase|secret|token|api_key|apikey|client_secret|refresh_token|"
+    r"access_token|private_key|key_passphrase|bearer)$", re.I)
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class CatalogConfig:
+    path: Path | None = None
+    format: str = "auto"
+    encoding: str | None = None
+    delimiter: str | None = None
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """One channel target: a template folder, the outputs to write, and where to."""
+
+    name: str                                   # target name, e.g. google or google-DE
+    template: str                               # channel folder name
+    outputs: tuple[str, ...] | None = None      # None: the template's default outputs
+    files: Mapping[str, str] = field(default_factory=dict)
+    target: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    destinations: tuple[Mapping[str, Any], ...] = ()
+    gate: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None = None
+    catalog: CatalogConfig = CatalogConfig()
+    defaults: Mapping[str, str] = field(default_factory=dict)
+    output_dir: Path = Path("out")
+    template_dirs: tuple[Path, ...] = ()
+    channels: tuple[ChannelConfig, ...] = ()
+    gate: Mapping[str, Any] = field(default_factory=dict)
+    state_dir: Path = Path(".feedsync")
+    keep_feeds: int = 5
+
+
+def load_config(path: Path) -> Config:
+    """Read and check ``path``; relative paths in it are relative to its folder."""
+    raw = load_yaml(path, ConfigError)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("the config file must be a mapping of settings", file=str(path))
+    return parse_config(raw, path)
+
+
+def parse_config(raw: Mapping[str, Any], path: Path | None = None) -> Config:
+    where = str(path) if path else "<config>"
+    base = path.parent if path else Path.cwd()
+    _reject_inline_secrets(raw, where, "")
+    _check_keys(raw, _TOP_KEYS, where, "")
+    version = raw.get("version", 1)
+    if version != 1:
+        raise ConfigError(f"unsupported config version {version!r}; this feedsync reads 1",
+                          file=where, key="version")
+    return Config(
+        path=path,
+        catalog=_catalog(raw.get("catalog"), base, where),
+        defaults=_text_mapping(raw.get("defaults", {}), where, "defaults"),
+        output_dir=_path(raw.get("output_dir", "out"), base, where, "output_dir"),
+        template_dirs=tuple(_path(p, base, where, f"template_dirs[{i}]")
+                            for i, p in enumerate(_list(raw.get("template_dirs", []), where,
+                                                        "template_dirs"))),
+        channels=_channels(raw.get("channels", []), where),
+        gate=_mapping(raw.get("gate", {}), where, "gate"),
+        state_dir=_path(raw.get("state_dir", ".feedsync"), base, where, "state_dir"),
+        keep_feeds=_int(raw.get("keep_feeds", 5), where, "keep_feeds"),
+    )
+
+
+def _catalog(raw: Any, base: Path, where: str) -> CatalogConfig:
+    if raw is None:
+        return CatalogConfig()
+    if isinstance(raw, str):
+        raw = {"path": raw}
+    raw = _mapping(raw, where, "catalog")
+    _check_keys(raw, _CATALOG_KEYS, where, "catalog")
+    fmt = _text(raw.get("format", "auto"), where, "catalog.format")
+    if fmt not in _FORMATS:
+        raise ConfigError(f"unknown catalog format {fmt!r}; one of {', '.join(_FORMATS)}",
+                          file=where, key="catalog.format")
+    delimiter = raw.get("delimiter")
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
+        raise ConfigError("delimiter must be one character, e.g. ';'", file=where,
+                          key="catalog.delimiter")
+    encoding = raw.get("encoding")
+    if encoding is not None:
+        encoding = _text(encoding, where, "catalog.encoding")
+        try:
+            "".encode(encoding)
+        except LookupError as exc:
+            raise ConfigError(f"unknown encoding {encoding!r}", file=where,
+                              key="catalog.encoding") from exc
+    path = raw.get("path")
+    return CatalogConfig(
+        path=_path(path, base, where, "catalog.path") if path is not None else None,
+        format=fmt, encoding=encoding, delimiter=delimiter)
+
+
+def _channels(raw: Any, where: str) -> tuple[ChannelConfig, ...]:
+    if isinstance(raw, list):
+        raw = {_text(name, where, f"channels[{i}]"): {} for i, name in enumerate(raw)}
+    raw = _mapping(raw, where, "channels")
+    result = []
+    for name, settings in raw.items():
+        key = f"channels.{name}"
+        if not isinstance(name, str) or not _SAFE_NAME.match(name):
+            raise ConfigError("a channel name is letters, digits, '-', '_' or '.'",
+                              file=where, key=key)
+        settings = _mapping(settings or {}, where, key)
+        _check_keys(settings, _CHANNEL_KEYS, where, key)
+        outputs = settings.get("outputs")
+        files = _text_mapping(settings.get("files", {}), where, f"{key}.files")
+        for output, file_name in files.items():
+            check_file_name(file_name, where, f"{key}.files.{output}")
+        target = _text_mapping(settings.get("target", {}), where, f"{key}.target")
+        _check_keys(target, _TARGET_KEYS, where, f"{key}.target")
+        options = _mapping(settings.get("options", {}), where, f"{key}.options")
+        destinations = _list(settings.get("destinations", []), where, f"{key}.destinations")
+        result.append(ChannelConfig(
+            name=name,
+            template=_text(settings.get("template", name), where, f"{key}.template"),
+            outputs=tuple(_list(outputs, where, f"{key}.outputs")) if outputs else None,
+            files=files, target=target, options=options,
+            destinations=tuple(_mapping(d, where, f"{key}.destinations[{i}]")
+                               for i, d in enumerate(destinations)),
+            gate=_mapping(settings.get("gate", {}), where, f"{key}.gate")))
+    return tuple(result)
+
+
+def check_file_name(name: str, where: str, key: str) -> None:
+    """Output names are plain file names: no directories, '..', NUL or newlines (E8)."""
+    if (not name or "/" in name or "\\" in name or name in (".", "..") or "\x00" in name
+            or "\n" in name or "\r" in name or name.startswith(".feedsync-")):
+        raise ConfigError(f"{name!r} is not a plain file name", file=where, key=key,
+                          tip="give a name such as google.xml; the directory is output_dir")
+
+
+def _reject_inline_secrets(raw: Any, where: str, prefix: str) -> None:
+    if isinstance(raw, Mapping):
+        for key, value in raw.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(key, str) and _SECRET_KEY.match(key):
+                raise ConfigError(
+                    "secrets must not be written in the config file", file=where, key=path,
+                    tip=f"set {key}_env: NAME_OF_ENV_VAR or {key}_file: /path/to/secret")
+            _reject_inline_secrets(value, where, path)
+    elif isinstance(raw, list):
+        for i, value in enumerate(raw):
+            _reject_inline_secrets(value, where, f"{prefix}[{i}]")
+
+
+def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, prefix: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            path = f"{prefix}.{key}" if prefix else str(key)
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            tip = f"did you mean {close[0]!r}?" if close else (
+                "allowed keys: " + ", ".join(sorted(allowed)))
+            raise ConfigError(f"unknown key {key!r}", file=where, key=path, tip=tip)
+
+
+def _mapping(value: Any, where: str, key: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"expected a mapping, got {_kind(value)}", file=where, key=key)
+    return value
+
+
+def _list(value: Any, where: str, key: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigError(f"expected a list, got {_kind(value)}", file=where, key=key)
+    return value
+
+
+def _text(value: Any, where: str, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"expected text, got {_kind(value)} {value!r}", file=where, key=key,
+                          tip="quote the value: YAML reads NO, off and 012 as other types")
+    return value
+
+
+def _text_mapping(value: Any, where: str, key: str) -> dict[str, str]:
+    mapping = _mapping(value, where, key)
+    return {str(k): _text(v, where, f"{key}.{k}") for k, v in mapping.items()}
+
+
+def _int(value: Any, where: str, key: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError("expected a whole number of 0 or more", file=where, key=key)
+    return value
+
+
+def _path(value: Any, base: Path, where: str, key: str) -> Path:
+    text = _text(value, where, key)
+    if "\x00" in text:
+        raise ConfigError("a path cannot hold a NUL byte", file=where, key=key)
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", list: "a list",
+            dict: "a mapping", type(None): "nothing"}.get(type(value), type(value).__name__)

@@ -1,0 +1,364 @@
+"""The one pass: read the catalog once, fan each product out to every channel target.
+
+``build()`` and ``validate()`` are the library's front door; the CLI only calls them.
+Everything that can be checked before the first record is read is checked first
+(config, channel templates, output directory), so a mistake costs nothing. Each output
+is an ``AtomicFile``: on any failure, every one of them is dropped and the previous
+feeds stay byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from feedsync.channels.compiler import Data
+from feedsync.channels.loader import ChannelLibrary, ChannelSpec
+from feedsync.channels.program import CompiledChannel
+from feedsync.config import ChannelConfig, Config, check_file_name
+from feedsync.errors import (
+    CatalogError,
+    ConfigError,
+    FeedsyncError,
+    OutputError,
+    SecurityRefusal,
+    TemplateError,
+)
+from feedsync.model import Issue, Product, RowProblem
+from feedsync.report import ChannelReport, IssueLog, RunReport, problem_to_issue
+from feedsync.rules.duplicates import SeenIds
+from feedsync.sources import SourceOptions, open_catalog
+from feedsync.writers import WRITERS, Column, Layout, Writer
+from feedsync.writers.atomic import AtomicFile, clean_stale_temps
+
+DUPLICATE_SOURCE = "https://support.google.com/merchants/answer/6324405"
+PROGRESS_EVERY = 2000
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Emitted every few thousand products; the CLI draws it, the library never prints."""
+
+    products: int
+    bytes_read: int
+    bytes_total: int
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class _Output:
+    name: str
+    path: Path
+    writer: Writer
+    file: AtomicFile | None = None
+
+
+@dataclass
+class Target:
+    """One channel target at run time: compiled template, context, outputs and counts."""
+
+    config: ChannelConfig
+    spec: ChannelSpec
+    channel: CompiledChannel
+    outputs: list[_Output]
+    report: ChannelReport
+    context: Data
+    target_vars: Data
+    log: IssueLog = field(default_factory=lambda: IssueLog(None))
+    log_file: AtomicFile | None = None
+
+
+def resolve_targets(config: Config, requested: Sequence[str]) -> list[ChannelConfig]:
+    """The channel targets to run: named on the command line, else all in the config."""
+    if not requested:
+        if not config.channels:
+            raise ConfigError(
+                "no channel selected",
+                tip="add --channel NAME (see `feedsync channels`) or list channels in the config")
+        return list(config.channels)
+    chosen: list[ChannelConfig] = []
+    for name in requested:
+        exact = [c for c in config.channels if c.name == name]
+        by_template = [c for c in config.channels if c.template == name]
+        chosen.extend(exact or by_template or [ChannelConfig(name=name, template=name)])
+    seen: set[str] = set()
+    unique = []
+    for target in chosen:
+        if target.name not in seen:
+            seen.add(target.name)
+            unique.append(target)
+    return unique
+
+
+def _output_names(target: ChannelConfig, spec: ChannelSpec) -> list[str]:
+    names = list(target.outputs) if target.outputs else list(spec.default_outputs)
+    for name in names:
+        if name not in spec.outputs:
+            raise ConfigError(
+                f"channel {spec.name!r} has no output {name!r}",
+                key=f"channels.{target.name}.outputs",
+                tip="outputs of this channel: " + ", ".join(spec.outputs))
+    return names
+
+
+def _file_name(target: ChannelConfig, spec: ChannelSpec, output: str) -> str:
+    name = target.files.get(output) or spec.outputs[output].file
+    if target.name != spec.name and output not in target.files:
+        name = name.replace(spec.name, target.name, 1) if name.startswith(spec.name) else (
+            f"{target.name}-{name}")
+    check_file_name(name, spec.yaml_path.as_posix(), f"outputs.{output}.file")
+    return name
+
+
+def _layout(spec: ChannelSpec, output: str, overrides: dict[str, Any]) -> Layout:
+    columns = tuple(
+        Column(name=f.name, header=f.column or f.name, multi=f.multi, separator=f.separator,
+               children=f.children, child_separator=f.child_separator)
+        for f in spec.fields.values() if f.outputs is None or output in f.outputs)
+    options = dict(spec.outputs[output].options)
+    options.update(overrides)
+    return Layout(columns=columns, options=options)
+
+
+def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | None,
+                    write: bool) -> list[Target]:
+    """Load and compile every selected channel; nothing is opened yet."""
+    library = ChannelLibrary(config.template_dirs)
+    targets = []
+    for target_config in resolve_targets(config, requested):
+        spec = library.load(target_config.template)
+        names = _output_names(target_config, spec)
+        delimited = any(spec.outputs[n].writer in ("csv", "tsv") for n in names)
+        channel = CompiledChannel(spec, lint_formulas=delimited)
+        outputs = []
+        for name in names:
+            overrides = dict(target_config.options.get(name, {}))
+            writer = WRITERS[spec.outputs[name].writer](_layout(spec, name, overrides))
+            path = (out_dir or Path(".")) / _file_name(target_config, spec, name)
+            outputs.append(_Output(name=name, path=path, writer=writer))
+        report = ChannelReport(channel=spec.name, target=target_config.name, docs=spec.docs)
+        if write:
+            report.files = {o.name: str(o.path) for o in outputs}
+        target_vars = Data(target_config.target)
+        context = Data(name=target_config.name, template=spec.name, docs=spec.docs)
+        targets.append(Target(config=target_config, spec=spec, channel=channel,
+                              outputs=outputs, report=report, context=context,
+                              target_vars=target_vars))
+    return targets
+
+
+def check_output_dir(out_dir: Path) -> None:
+    """Fail before reading the catalog when the feeds could not be written (B5)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"output path {out_dir} is a file, not a directory", file=str(out_dir))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory {out_dir}: {exc.strerror}",
+                          file=str(out_dir)) from exc
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise OutputError(f"output directory {out_dir} is not writable", file=str(out_dir),
+                          tip="choose another --out or fix its permissions")
+
+
+class Run:
+    """One pass over the catalog into every target. Used by build, validate and push."""
+
+    def __init__(self, config: Config, catalog: Path, targets: list[Target],
+                 out_dir: Path | None, write: bool, command: str,
+                 progress: ProgressCallback | None = None) -> None:
+        self.config = config
+        self.catalog = catalog
+        self.targets = targets
+        self.out_dir = out_dir
+        self.write = write
+        self.progress = progress
+        self.report = RunReport(command=command, catalog=str(catalog))
+        self.report.channels = [t.report for t in targets]
+        self.defaults = Data(config.defaults)
+        self._catalog_log: IssueLog = IssueLog(None)
+        self._catalog_log_file: AtomicFile | None = None
+
+    def execute(self) -> RunReport:
+        source = open_catalog(self.catalog, SourceOptions(
+            format=self.config.catalog.format,  # type: ignore[arg-type]
+            encoding=self.config.catalog.encoding, delimiter=self.config.catalog.delimiter))
+        self.report.catalog_format = source.format
+        files = self._open_files()
+        try:
+            self._start_writers()
+            self._loop(source)
+            if self.report.products_read == 0:
+                raise CatalogError(
+                    "the catalog holds no products", file=str(self.catalog),
+                    tip="nothing was written; the previous feeds are unchanged")
+            self._finish_writers()
+            for atomic in files:
+                atomic.commit()
+        except BaseException:
+            for atomic in files:
+                atomic.abort()
+            raise
+        return self.report
+
+    def _open_files(self) -> list[AtomicFile]:
+        files: list[AtomicFile] = []
+        if self.out_dir is None:
+            return files
+        clean_stale_temps(self.out_dir)
+        try:
+            for target in self.targets:
+                if self.write:
+                    for output in target.outputs:
+                        output.file = AtomicFile(output.path)
+                        output.file.open()
+                        files.append(output.file)
+                log_path = self.out_dir / f"{target.config.name}.issues.jsonl"
+                target.log_file = AtomicFile(log_path)
+                target.log = IssueLog(target.log_file.open())
+                target.report.issue_log = str(log_path)
+                files.append(target.log_file)
+            log_path = self.out_dir / "catalog.issues.jsonl"
+            self._catalog_log_file = AtomicFile(log_path)
+            self._catalog_log = IssueLog(self._catalog_log_file.open())
+            self.report.catalog_log = str(log_path)
+            files.append(self._catalog_log_file)
+        except BaseException:
+            for atomic in files:
+                atomic.abort()
+            raise
+        return files
+
+    def _start_writers(self) -> None:
+        for target in self.targets:
+            for output in target.outputs:
+                if output.file is not None and output.file.handle is not None:
+                    output.writer.start(output.file.handle)
+
+    def _finish_writers(self) -> None:
+        for target in self.targets:
+            for output in target.outputs:
+                if output.file is not None:
+                    try:
+                        output.writer.finish()
+                    except OSError as exc:
+                        raise OutputError(f"cannot write {output.path}: {exc.strerror}",
+                                          file=str(output.path)) from exc
+
+    def _loop(self, source: Any) -> None:
+        seen = SeenIds()
+        defaults = list(self.defaults.items())
+        report = self.report
+        progress = self.progress
+        bytes_read = getattr(source, "bytes_read", None)
+        bytes_total = int(getattr(source, "bytes_total", 0) or 0)
+        for record in source.records():
+            if type(record) is RowProblem:
+                report.add_problem(record)
+                self._catalog_log.write(problem_to_issue(record))
+                continue
+            product = Product(record.data)  # type: ignore[union-attr]
+            product.file = record.file
+            product.line = record.line
+            for key, value in defaults:
+                if not product.get(key):
+                    product[key] = value
+            report.products_read += 1
+            product_id = product["id"]
+            first_line = seen.add(product_id, record.line) if product_id else 0
+            for target in self.targets:
+                if first_line:
+                    self._duplicate(target, product, first_line)
+                else:
+                    self._one(target, product)
+            if progress is not None and report.products_read % PROGRESS_EVERY == 0:
+                progress(Progress(report.products_read,
+                                  bytes_read() if bytes_read else 0, bytes_total))
+        if progress is not None:
+            progress(Progress(report.products_read, bytes_total, bytes_total))
+
+    def _one(self, target: Target, product: Product) -> None:
+        channel = target.channel
+        try:
+            item = channel.map(product, target.target_vars, self.defaults, target.context)
+            issues = channel.validate(item, product, target.target_vars, self.defaults,
+                                      target.context)
+        except FeedsyncError as exc:
+            exc.product_id = exc.product_id or product["id"]
+            exc.file, exc.line = exc.file or product.file, exc.line or product.line
+            raise
+        except Exception as exc:  # a template expression failed on this product's data
+            raise TemplateError(
+                f"channel {channel.name!r} failed on this product: {type(exc).__name__}: {exc}",
+                file=product.file, line=product.line, product_id=product["id"],
+                tip=f"check the field expressions in {target.spec.yaml_path}") from exc
+        rejected = False
+        if issues:
+            for issue in issues:
+                target.report.add(issue)
+                target.log.write(issue)
+                if issue.severity == "error":
+                    rejected = True
+        if rejected:
+            target.report.rejected += 1
+            return
+        for output in target.outputs:
+            if output.file is not None:
+                try:
+                    output.writer.write(item)
+                except ValueError as exc:  # lxml refused text; our cleaning should prevent it
+                    raise SecurityRefusal(f"unwritable text: {exc}", product_id=product["id"]
+                                          ) from exc
+        target.report.written += 1
+
+    def _duplicate(self, target: Target, product: Product, first_line: int) -> None:
+        issue = Issue(
+            code="duplicate-id", severity="error",
+            message=f"id {product['id']!r} already appeared on line {first_line}; "
+                    "the first occurrence is kept",
+            channel=target.config.name, product_id=product["id"], file=product.file,
+            line=product.line, field="id", value=product["id"], source=DUPLICATE_SOURCE)
+        target.report.add(issue)
+        target.log.write(issue)
+        target.report.rejected += 1
+
+
+def _prepare(catalog: Path | str | None, channels: Iterable[str], out_dir: Path | str | None,
+             config: Config | None, write: bool) -> tuple[Config, Path, list[Target], Path | None]:
+    config = config or Config()
+    catalog_path = Path(catalog) if catalog is not None else config.catalog.path
+    if catalog_path is None:
+        raise ConfigError("no catalog given",
+                          tip="pass the catalog file, or set catalog.path in the config")
+    out = Path(out_dir) if out_dir is not None else (config.output_dir if write else None)
+    targets = prepare_targets(config, list(channels), out, write)
+    if out is not None:
+        check_output_dir(out)
+    return config, catalog_path, targets, out
+
+
+def build(catalog: Path | str | None = None, channels: Iterable[str] = (),
+          out_dir: Path | str | None = None, config: Config | None = None,
+          progress: ProgressCallback | None = None) -> RunReport:
+    """Write every selected channel's feed in one pass over the catalog.
+
+    >>> report = build("examples/catalog.csv", ["google"], "out")  # doctest: +SKIP
+    """
+    config, catalog_path, targets, out = _prepare(catalog, channels, out_dir, config, True)
+    return Run(config, catalog_path, targets, out, True, "build", progress).execute()
+
+
+def validate(catalog: Path | str | None = None, channels: Iterable[str] = (),
+             out_dir: Path | str | None = None, config: Config | None = None,
+             progress: ProgressCallback | None = None) -> RunReport:
+    """The same checks and report as ``build``; no feed is written.
+
+    With ``out_dir`` the issue logs are written there; without, only the report is kept.
+    """
+    config, catalog_path, targets, out = _prepare(catalog, channels, out_dir, config, False)
+    return Run(config, catalog_path, targets, out, False, "validate", progress).execute()

@@ -1,0 +1,20 @@
+"""Writers: streaming feed serialisers, chosen from ``WRITERS`` by the output's ``writer:``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from feedsync.writers.base import Column, Layout, Writer
+from feedsync.writers.delimited import csv_writer, tsv_writer
+from feedsync.writers.jsonl import JsonArrayWriter, JsonLinesWriter
+from feedsync.writers.rss import RssWriter
+
+WRITERS: dict[str, Callable[[Layout], Writer]] = {
+    "rss": RssWriter,
+    "csv": csv_writer,
+    "tsv": tsv_writer,
+    "jsonl": JsonLinesWriter,
+    "json": JsonArrayWriter,
+}
+
+__all__ = ["WRITERS", "Column", "Layout", "Writer"]
