@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import functools
 import json
+import logging
 import os
 import signal
 import sys
@@ -28,8 +29,12 @@ from rich.table import Table
 from feedsync import pipeline
 from feedsync.channels.loader import ChannelLibrary
 from feedsync.config import Config, load_config
-from feedsync.errors import ExitCode, FeedsyncError, Interrupted, TemplateError
+from feedsync.errors import ConfigError, ExitCode, FeedsyncError, Interrupted, TemplateError
+from feedsync.push import push as push_feeds
+from feedsync.push import rollback as rollback_feed
 from feedsync.report import RunReport
+from feedsync.secrets import RedactingFilter, install_redaction
+from feedsync.state import DB_NAME, State
 
 BUG_URL = "https://github.com/feedsync/feedsync/issues"
 
@@ -219,6 +224,125 @@ def _show(report: RunReport, as_json: bool) -> None:
         _print_json(report.to_dict())
         return
     render_report(report, Console(highlight=False, soft_wrap=True))
+
+
+LogFormatOpt = Annotated[str, typer.Option(
+    "--log-format", help="Event lines on stderr: text or json (one object per line).")]
+StateOpt = Annotated[Path | None, typer.Option(
+    "--state", help="State directory (runs, last good feeds, lock). Default: state_dir from "
+    "the config, else ./.feedsync", show_default=False)]
+
+
+class _JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+                           "level": record.levelname.lower(), "logger": record.name,
+                           "message": record.getMessage()}, ensure_ascii=False)
+
+
+def setup_logging(log_format: str) -> None:
+    """One line per event on stderr; on a terminal only warnings, under cron everything.
+
+    The redacting filter sits on the handler, so third-party records (urllib3, asyncssh)
+    are scrubbed of secrets too.
+    """
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"--log-format must be text or json, not {log_format!r}")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    if log_format == "json":
+        handler.setFormatter(_JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    root = logging.getLogger("feedsync")
+    root.handlers[:] = [handler]
+    root.propagate = False
+    quiet = sys.stderr.isatty() and log_format == "text"
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    install_redaction()
+
+
+@app.command()
+@handle_errors
+def push(catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigOpt = None,
+         to: Annotated[list[str] | None, typer.Option(
+             "--to", help="Destination URL (file://, sftp://, ftp://, ftps://, https://); "
+             "repeat for several. Credentials come from the environment, never the URL.",
+             show_default=False)] = None,
+         force: Annotated[bool, typer.Option(
+             "--force", help="Publish even if the gate refuses, and even if unchanged.")
+         ] = False,
+         dry_run: Annotated[bool, typer.Option(
+             "--dry-run", help="Build and show what would be uploaded where; touch nothing "
+             "remote.")] = False,
+         state: StateOpt = None, as_json: JsonOpt = False, log_format: LogFormatOpt = "text",
+         ) -> int:
+    """Build, check the publish gate, and deliver each channel's feed (cron-safe)."""
+    setup_logging(log_format)
+    cfg = _config(config)
+    with _progress(not as_json) as progress:
+        report = push_feeds(catalog, channel or [], cfg, to=to or [], force=force,
+                            dry_run=dry_run, state_dir=state, progress=progress)
+    _show(report, as_json)
+    return _exit_code(report)
+
+
+@app.command()
+@handle_errors
+def history(config: ConfigOpt = None, state: StateOpt = None,
+            limit: Annotated[int, typer.Option("--limit", help="How many runs.")] = 20,
+            as_json: JsonOpt = False) -> int:
+    """List recent runs with their outcome and published feeds."""
+    cfg = _config(config)
+    state_dir = state or cfg.state_dir
+    if not (state_dir / DB_NAME).exists():
+        raise ConfigError(f"no runs recorded in {state_dir}",
+                          tip="`feedsync push` records its runs there")
+    with State.open(state_dir) as db:
+        runs = db.runs(limit)
+    rows = [{"id": r.id, "started_at": r.started_at.isoformat(),
+             "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+             "command": r.command, "status": r.status, "exit_code": r.exit_code,
+             "summary": r.summary} for r in runs]
+    if as_json:
+        _print_json({"version": 1, "runs": rows})
+        return 0
+    table = Table("run", "started", "command", "status", "exit", "products", box=None)
+    for row in rows:
+        summary = row["summary"] or {}
+        table.add_row(str(row["id"]), str(row["started_at"]), str(row["command"]),
+                      str(row["status"]), str(row["exit_code"]),
+                      str(summary.get("products", "")))
+    Console(highlight=False).print(table)
+    return 0
+
+
+@app.command()
+@handle_errors
+def rollback(channel: Annotated[str, typer.Argument(help="Channel target to roll back.")],
+             run: Annotated[int | None, typer.Option(
+                 "--run", help="Run whose feed to re-publish. Default: the good feed before "
+                 "the latest.", show_default=False)] = None,
+             config: ConfigOpt = None,
+             to: Annotated[list[str] | None, typer.Option(
+                 "--to", help="Destination URL; default: the channel's configured ones.",
+                 show_default=False)] = None,
+             state: StateOpt = None, as_json: JsonOpt = False,
+             log_format: LogFormatOpt = "text") -> int:
+    """Re-publish an earlier good feed of CHANNEL to its destinations."""
+    setup_logging(log_format)
+    report = rollback_feed(channel, _config(config), run=run, to=to or [], state_dir=state)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        console = Console(highlight=False, soft_wrap=True)
+        info = report.extra["rollback"]
+        console.print(f"rolled back {channel} to the feed of run {info['from_run']} "
+                      f"({info['items']} items)", markup=False)
+        for line in report.extra["messages"]:
+            console.print(line, markup=False)
+    return report.exit_code
 
 
 def render_report(report: RunReport, console: Console) -> None:

@@ -1,0 +1,346 @@
+"""``push``: lock, build, gate, publish, record. Safe to run unattended from cron.
+
+The order is the promise:
+1. take the lock (a second push on the same state exits at once with LOCKED);
+2. build every channel in one pass into a staging folder under the state directory;
+3. for each channel and destination, ask the publish gate (empty or shrunk feed, too many
+   rejects) against the last good feed recorded for that destination;
+4. publish what passed, each transport uploading to a temporary name and renaming;
+5. record the run and every published feed (with its item count and sha256) in state;
+6. return a report whose ``exit_code`` is the most serious outcome.
+
+A refusal or a failure for one destination never stops the others, and never touches
+the live feed there. Nothing here prints; events go to the ``feedsync`` logger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from feedsync.config import ChannelConfig, Config
+from feedsync.errors import (
+    ConfigError,
+    ExitCode,
+    FeedsyncError,
+    PublishFatal,
+    PublishRetryable,
+    SecurityRefusal,
+)
+from feedsync.gate import GateDecision, GatePolicy, evaluate
+from feedsync.lock import RunLock
+from feedsync.pipeline import ProgressCallback, Run, Target, prepare_targets
+from feedsync.publishers.base import Destination, Publisher, Receipt, publisher_for
+from feedsync.report import RunReport
+from feedsync.secrets import redact
+from feedsync.state import FeedRecord, State
+
+log = logging.getLogger("feedsync.push")
+
+# When several destinations fail differently, the run exits with the most serious code.
+_SEVERITY = [ExitCode.SECURITY, ExitCode.PUBLISH_FATAL, ExitCode.PUBLISH_RETRYABLE,
+             ExitCode.GATE_REFUSED, ExitCode.OK]
+
+
+@dataclass
+class Delivery:
+    """One feed file to one destination, and what happened to it."""
+
+    channel: str
+    output: str
+    file: Path
+    destination: Destination
+    publisher: Publisher
+    remote_name: str
+    key: str                         # the destination + file, as recorded in state
+    status: str = "pending"          # published | unchanged | refused | failed | dry-run
+    gate: GateDecision | None = None
+    receipt: Receipt | None = None
+    error: str | None = None
+    error_code: int = 0
+    items: int = 0
+    rejected: int = 0
+    sha256: str = ""
+    last_good: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "channel": self.channel, "output": self.output, "destination": self.key,
+            "status": self.status, "items": self.items, "rejected": self.rejected,
+            "sha256": self.sha256, "last_good": self.last_good, "error": self.error,
+            "exit_code": self.error_code,
+        }
+        if self.gate is not None:
+            data["gate"] = {"allowed": self.gate.allowed, "forced": self.gate.forced,
+                            "reasons": [{"code": r.code, "message": r.message, "old": r.old,
+                                         "new": r.new, "limit": r.limit}
+                                        for r in self.gate.reasons]}
+        if self.receipt is not None:
+            data["receipt"] = {"remote_path": self.receipt.remote_path,
+                               "bytes": self.receipt.bytes, "method": self.receipt.method,
+                               "attempts": self.receipt.attempts,
+                               "seconds": round(self.receipt.seconds, 3),
+                               "warnings": list(self.receipt.warnings)}
+        return data
+
+
+@dataclass
+class PushPlan:
+    config: Config
+    catalog: Path
+    targets: list[Target]
+    destinations: dict[str, list[Destination]]
+    state_dir: Path
+    staging: Path = field(default_factory=Path)
+
+
+def destinations_for(target: ChannelConfig, cli_urls: Sequence[str]) -> list[Destination]:
+    """The channel's configured destinations plus any given on the command line."""
+    found = []
+    for i, raw in enumerate(target.destinations):
+        options = dict(raw)
+        url = options.pop("url", None)
+        if not isinstance(url, str) or not url:
+            raise ConfigError("a destination needs a url",
+                              key=f"channels.{target.name}.destinations[{i}].url")
+        found.append(Destination(url, options))
+    found += [Destination(url, {}) for url in cli_urls]
+    return found
+
+
+def remote_key(destination: Destination, remote_name: str) -> str:
+    shown = destination.display()
+    return shown + remote_name if shown.endswith("/") else shown
+
+
+def plan_push(config: Config, catalog: Path | str | None, channels: Iterable[str],
+              to: Sequence[str], state_dir: Path | str | None) -> PushPlan:
+    """Check everything a push needs before anything is read or locked."""
+    catalog_path = Path(catalog) if catalog is not None else config.catalog.path
+    if catalog_path is None:
+        raise ConfigError("no catalog given",
+                          tip="pass the catalog file, or set catalog.path in the config")
+    state = Path(state_dir) if state_dir is not None else config.state_dir
+    targets = prepare_targets(config, list(channels), None, True)
+    destinations: dict[str, list[Destination]] = {}
+    for target in targets:
+        found = destinations_for(target.config, to)
+        if not found:
+            raise ConfigError(
+                f"channel {target.config.name!r} has nowhere to go",
+                key=f"channels.{target.config.name}.destinations",
+                tip="add destinations: in the config, or --to URL (e.g. file:///srv/feeds/)")
+        for destination in found:
+            publisher_for(destination)  # refuses bad URLs, inline secrets, unknown options
+        destinations[target.config.name] = found
+    return PushPlan(config=config, catalog=catalog_path, targets=targets,
+                    destinations=destinations, state_dir=state)
+
+
+def push(catalog: Path | str | None = None, channels: Iterable[str] = (),
+         config: Config | None = None, *, to: Sequence[str] = (), force: bool = False,
+         dry_run: bool = False, state_dir: Path | str | None = None,
+         progress: ProgressCallback | None = None) -> RunReport:
+    """Build and deliver every selected channel; see the module docstring for the order.
+
+    >>> report = push("catalog.csv", ["google"], to=["file:///srv/feeds/"])  # doctest: +SKIP
+    """
+    config = config or Config()
+    plan = plan_push(config, catalog, channels, to, state_dir)
+    plan.state_dir.mkdir(parents=True, exist_ok=True)
+    with RunLock(plan.state_dir, "push"), State.open(plan.state_dir,
+                                                      keep=max(config.keep_feeds, 1)) as state:
+        run_id = state.begin_run("push --dry-run" if dry_run else "push")
+        log.info("run %d started: %d channel(s)", run_id, len(plan.targets))
+        plan.staging = plan.state_dir / "staging" / str(run_id)
+        plan.staging.mkdir(parents=True, exist_ok=True)
+        try:
+            report = _push(plan, state, run_id, force, dry_run, progress)
+        except FeedsyncError as exc:
+            state.finish_run(run_id, "failed", int(exc.exit_code), {"error": redact(str(exc))})
+            raise
+        except BaseException:
+            state.finish_run(run_id, "interrupted", int(ExitCode.INTERRUPTED), {})
+            raise
+        finally:
+            shutil.rmtree(plan.staging, ignore_errors=True)
+        status = "ok" if report.exit_code == 0 else (
+            "refused" if report.exit_code == ExitCode.GATE_REFUSED else "failed")
+        state.finish_run(run_id, status, report.exit_code, _summary(report))
+        log.info("run %d finished: %s (exit %d)", run_id, status, report.exit_code)
+        return report
+
+
+def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
+          progress: ProgressCallback | None) -> RunReport:
+    for target in plan.targets:
+        target.report.files = {o.name: str(plan.staging / o.path.name) for o in target.outputs}
+        for output in target.outputs:
+            output.path = plan.staging / output.path.name
+    report = Run(plan.config, plan.catalog, plan.targets, plan.staging, True, "push",
+                 progress, require_products=False).execute()
+    log.info("built %d products into %d channel(s)", report.products_read, len(plan.targets))
+    deliveries = []
+    for target in plan.targets:
+        policy = GatePolicy.from_mapping({**plan.config.gate, **target.config.gate},
+                                         f"channels.{target.config.name}.gate")
+        for output in target.outputs:
+            for destination in plan.destinations[target.config.name]:
+                delivery = Delivery(
+                    channel=target.config.name, output=output.name, file=output.path,
+                    destination=destination, publisher=publisher_for(destination),
+                    remote_name=output.path.name,
+                    key=remote_key(destination, output.path.name),
+                    items=target.report.written, rejected=target.report.rejected,
+                    sha256=_sha256(output.path))
+                _deliver(delivery, state, run_id, policy, force, dry_run)
+                deliveries.append(delivery)
+    report.dry_run = dry_run
+    report.extra["deliveries"] = [d.to_dict() for d in deliveries]
+    report.extra["messages"] = [_line(d) for d in deliveries]
+    report.exit_code = _worst(d.error_code for d in deliveries)
+    return report
+
+
+def _deliver(delivery: Delivery, state: State, run_id: int, policy: GatePolicy, force: bool,
+             dry_run: bool) -> None:
+    last = state.last_good(delivery.channel, delivery.key)
+    if last is not None:
+        delivery.last_good = {"run": last.run_id, "items": last.items, "sha256": last.sha256}
+    delivery.gate = evaluate(delivery.channel, delivery.items, delivery.rejected,
+                             last.items if last else None, policy, force)
+    if not delivery.gate.allowed:
+        delivery.status, delivery.error_code = "refused", int(ExitCode.GATE_REFUSED)
+        delivery.error = "; ".join(r.message for r in delivery.gate.reasons)
+        log.warning("gate refused %s -> %s: %s", delivery.channel, delivery.key, delivery.error)
+        return
+    if delivery.gate.forced:
+        log.warning("gate overridden by --force for %s -> %s", delivery.channel, delivery.key)
+    if _unchanged(last, delivery) and not force:
+        delivery.status = "unchanged"
+        log.info("unchanged, not uploaded: %s -> %s", delivery.channel, delivery.key)
+        return
+    if dry_run:
+        delivery.status = "dry-run"
+        log.info("dry run: would upload %s (%d items) to %s", delivery.file.name,
+                 delivery.items, delivery.key)
+        return
+    _publish(delivery)
+    if delivery.status == "published":
+        state.record_feed(run_id, delivery.channel, delivery.key, delivery.remote_name,
+                          delivery.items, delivery.rejected, delivery.file, published=True)
+
+
+def _publish(delivery: Delivery) -> None:
+    log.info("uploading %s to %s", delivery.file.name, delivery.key)
+    try:
+        delivery.receipt = delivery.publisher.publish(delivery.file, delivery.remote_name)
+    except (PublishRetryable, PublishFatal, SecurityRefusal) as exc:
+        delivery.status, delivery.error_code = "failed", int(exc.exit_code)
+        delivery.error = redact(str(exc))
+        log.error("upload failed %s -> %s: %s", delivery.channel, delivery.key, delivery.error)
+        return
+    delivery.status = "published"
+    log.info("published %s to %s (%d bytes, %s, %d attempt(s))", delivery.file.name,
+             delivery.key, delivery.receipt.bytes, delivery.receipt.method,
+             delivery.receipt.attempts)
+
+
+def _unchanged(last: FeedRecord | None, delivery: Delivery) -> bool:
+    return last is not None and last.sha256 == delivery.sha256
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _worst(codes: Iterable[int]) -> int:
+    present = set(codes)
+    for code in _SEVERITY:
+        if int(code) in present:
+            return int(code)
+    return 0
+
+
+def _line(delivery: Delivery) -> str:
+    head = f"{delivery.channel} {delivery.output} -> {delivery.key}: {delivery.status}"
+    if delivery.error:
+        return f"{head} ({delivery.error})"
+    if delivery.gate is not None and delivery.gate.forced:
+        return f"{head} (gate overridden by --force)"
+    return head
+
+
+def _summary(report: RunReport) -> Mapping[str, Any]:
+    return {"products": report.products_read, "skipped": report.rows_skipped,
+            "channels": {c.target: {"written": c.written, "rejected": c.rejected}
+                         for c in report.channels},
+            "deliveries": [{k: d[k] for k in ("channel", "destination", "status", "items")}
+                           for d in report.extra.get("deliveries", [])]}
+
+
+def rollback(channel: str, config: Config | None = None, *, run: int | None = None,
+             to: Sequence[str] = (), state_dir: Path | str | None = None) -> RunReport:
+    """Re-publish an earlier good feed of ``channel`` (default: the one before the latest)."""
+    config = config or Config()
+    state_path = Path(state_dir) if state_dir is not None else config.state_dir
+    target = next((c for c in config.channels if c.name == channel),
+                  ChannelConfig(name=channel, template=channel))
+    destinations = destinations_for(target, to)
+    if not destinations:
+        raise ConfigError(f"channel {channel!r} has nowhere to go",
+                          tip="add destinations: in the config, or --to URL")
+    state_path.mkdir(parents=True, exist_ok=True)
+    report = RunReport(command="rollback")
+    with RunLock(state_path, "push"), State.open(state_path,
+                                                  keep=max(config.keep_feeds, 1)) as state:
+        chosen = _rollback_choice(state, channel, run)
+        run_id = state.begin_run(f"rollback {channel} to run {chosen.run_id}")
+        assert chosen.kept_path is not None
+        deliveries = []
+        for destination in destinations:
+            delivery = Delivery(channel=channel, output=chosen.file_name, file=chosen.kept_path,
+                                destination=destination, publisher=publisher_for(destination),
+                                remote_name=chosen.file_name,
+                                key=remote_key(destination, chosen.file_name),
+                                items=chosen.items, rejected=chosen.rejected,
+                                sha256=chosen.sha256)
+            _publish(delivery)
+            if delivery.status == "published":
+                state.record_feed(run_id, channel, delivery.key, delivery.remote_name,
+                                  delivery.items, delivery.rejected, chosen.kept_path, True)
+            deliveries.append(delivery)
+        report.exit_code = _worst(d.error_code for d in deliveries)
+        report.extra["rollback"] = {"channel": channel, "from_run": chosen.run_id,
+                                    "sha256": chosen.sha256, "items": chosen.items}
+        report.extra["deliveries"] = [d.to_dict() for d in deliveries]
+        report.extra["messages"] = [_line(d) for d in deliveries]
+        state.finish_run(run_id, "ok" if report.exit_code == 0 else "failed",
+                         report.exit_code, _summary(report))
+    return report
+
+
+def _rollback_choice(state: State, channel: str, run: int | None) -> FeedRecord:
+    feeds = [f for f in state.good_feeds(channel) if f.kept_path is not None
+             and f.kept_path.exists()]
+    if run is not None:
+        for feed in feeds:
+            if feed.run_id == run:
+                return feed
+        raise ConfigError(f"no kept good feed of {channel!r} from run {run}",
+                          tip="see `feedsync history` for runs with feeds still kept")
+    newest = feeds[0].sha256 if feeds else None
+    for feed in feeds:
+        if feed.sha256 != newest:
+            return feed
+    raise ConfigError(f"no earlier good feed of {channel!r} to roll back to",
+                      tip="see `feedsync history`")
