@@ -39,7 +39,9 @@ STALE_AFTER_SECONDS = 3600.0
 CHUNK = 1024 * 1024
 # feedsync's own temp names: .feedsync-<name>.<16 hex>.<partial|bak|tmp>. Nothing else is
 # ever removed by a cleanup.
-TEMP_RE = re.compile(r"^\.feedsync-(?P<name>.+)\.(?P<token>[0-9a-f]{16})\.(?P<kind>partial|bak|tmp)$")
+TEMP_RE = re.compile(
+    r"^\.feedsync-(?P<name>.+)\.(?P<token>[0-9a-f]{16})\.(?P<kind>partial|bak|tmp)$"
+)
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -274,7 +276,7 @@ class Deadline:
 
 def backoff_delay(base: float, attempt: int, cap: float = 30.0) -> float:
     """Exponential back-off with jitter: base * 2**(attempt-1), capped, times 0.5-1.0."""
-    return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+    return float(min(cap, base * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0))
 
 
 def with_retries(

@@ -20,6 +20,7 @@ from feedsync.publishers.base import Destination, Receipt
 from feedsync.publishers.common import (
     CHUNK,
     Payload,
+    fatal,
     final_name,
     is_stale_temp,
     log,
@@ -27,7 +28,6 @@ from feedsync.publishers.common import (
     parse_target,
     prepared,
     retryable,
-    fatal,
     temp_name,
 )
 

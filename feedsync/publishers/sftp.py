@@ -33,7 +33,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import asyncssh
 
@@ -448,7 +448,7 @@ class SftpPublisher:
         digest = hashlib.sha256()
         async with await self._io(sftp.open(path, "rb")) as remote:
             while chunk := await self._io(remote.read(CHUNK)):
-                digest.update(chunk)
+                digest.update(cast(bytes, chunk))
         return digest.hexdigest() == payload.sha256
 
     # --- housekeeping -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.servers.ftp import FtpServer
+from tests.servers.http import HttpServer
 from tests.servers.sshd import Sshd, start_sshd
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def sftp_dir(sshd: Sshd, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
-def faulty_sftp(tmp_path_factory: pytest.TempPathFactory) -> Iterator["FaultySftpServer"]:
+def faulty_sftp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultySftpServer]:
     """An in-process asyncssh SFTP server whose faults the test sets with ``.reset()``."""
     from tests.servers.sftp_faults import FaultySftpServer
 
@@ -98,5 +99,33 @@ def ftps_server(tmp_path_factory: pytest.TempPathFactory, tls_files: TlsFiles
     root = tmp_path_factory.mktemp("ftps-root")
     (root / "feeds").mkdir()
     server = FtpServer(root, tls_cert=tls_files.server_pem)
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def http_server() -> Iterator[HttpServer]:
+    """A scriptable plain-HTTP server on 127.0.0.1."""
+    server = HttpServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def other_http_server() -> Iterator[HttpServer]:
+    """A second server, addressed as ``localhost`` (another host for redirect tests)."""
+    server = HttpServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def https_server(tls_files: TlsFiles) -> Iterator[HttpServer]:
+    """The same over TLS with a trustme certificate for 127.0.0.1 and localhost."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tls_files.server_pem))
+    server = HttpServer(tls=context)
     yield server
     server.close()
