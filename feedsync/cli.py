@@ -219,11 +219,18 @@ def channels(config: ConfigOpt = None, as_json: JsonOpt = False) -> int:
     return 0
 
 
+def _console() -> Console:
+    """stdout; on a pipe or under cron wide enough that nothing is cut off."""
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    return Console(highlight=False, width=250, color_system=None)
+
+
 def _show(report: RunReport, as_json: bool) -> None:
     if as_json:
         _print_json(report.to_dict())
         return
-    render_report(report, Console(highlight=False, soft_wrap=True))
+    render_report(report, _console())
 
 
 LogFormatOpt = Annotated[str, typer.Option(
@@ -345,6 +352,52 @@ def rollback(channel: Annotated[str, typer.Argument(help="Channel target to roll
     return report.exit_code
 
 
+@app.command()
+@handle_errors
+def explain(product_id: Annotated[str, typer.Argument(help="The product id to trace.")],
+            catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigOpt = None,
+            as_json: JsonOpt = False) -> int:
+    """Why is (or isn't) PRODUCT_ID in each channel's feed? Traces it through the pipeline."""
+    result = pipeline.explain(product_id, catalog, channel or [], _config(config))
+    if not result.occurrences:
+        raise ConfigError(f"no product with id {product_id!r} in the catalog",
+                          tip="ids are matched exactly, case included")
+    if as_json:
+        _print_json(result.to_dict())
+        return 0
+    render_explanation(result.to_dict(), _console())
+    return 0
+
+
+def render_explanation(data: dict[str, Any], console: Console) -> None:
+    for occurrence in data["occurrences"]:
+        console.print(f"product {data['product_id']} at {occurrence['source']}", markup=False)
+        if "skipped" in occurrence:
+            console.print(f"  not read: {occurrence['skipped']}", markup=False)
+            continue
+        for join in occurrence["joins"]:
+            console.print(f"  joined: {join}", markup=False)
+        if occurrence["defaults"]:
+            console.print("  defaults used: " + ", ".join(occurrence["defaults"]), markup=False)
+        for name, trace in occurrence["channels"].items():
+            console.print(f"  [{name}] {trace['outcome'].upper()}"
+                          + (f": {trace['reason']}" if trace.get("reason") else ""),
+                          markup=False)
+            for fired in trace.get("fired", []):
+                console.print(f"    control: {fired}", markup=False)
+            for key, value in trace.get("fields", {}).items():
+                if value:
+                    console.print(f"    {key} = {value!r}", markup=False)
+            for rule in trace.get("rules", []):
+                if rule["verdict"] == "fail" or trace.get("fields", {}).get(rule["field"]):
+                    mark = "FAIL" if rule["verdict"] == "fail" else "ok  "
+                    console.print(f"    {mark} {rule['severity']:<7} {rule['code']:<28} "
+                                  f"{rule['field'] or ''} {rule['reason']} ({rule['source']})",
+                                  markup=False)
+            for output, text in trace.get("output", {}).items():
+                console.print(f"    output {output}: {text}", markup=False)
+
+
 def render_report(report: RunReport, console: Console) -> None:
     """The human view of a report; ``--json`` carries the same counts."""
     console.print(f"catalog {report.catalog} ({report.catalog_format}): "
@@ -365,6 +418,8 @@ def render_report(report: RunReport, console: Console) -> None:
         console.print(f"{channel.target}: top issues (full log: {channel.issue_log or '-'})",
                       markup=False)
         issues = Table("severity", "code", "count", "field", "examples", "source", box=None)
+        for column in issues.columns:
+            column.overflow = "fold"
         for summary in top:
             issues.add_row(summary.severity, summary.code, f"{summary.count:,}",
                            summary.field or "", ", ".join(summary.examples),

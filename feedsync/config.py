@@ -20,9 +20,12 @@ from feedsync.errors import ConfigError
 from feedsync.yamlio import load_yaml
 
 _TOP_KEYS = {"version", "catalog", "defaults", "output_dir", "template_dirs", "channels",
-             "gate", "state_dir", "keep_feeds"}
+             "gate", "state_dir", "keep_feeds", "supplemental", "category_map"}
+_SUPPLEMENTAL_KEYS = {"path", "key", "columns", "mode", "format", "encoding", "delimiter"}
+_CATEGORY_KEYS = {"path", "from", "to"}
 _CATALOG_KEYS = {"path", "format", "encoding", "delimiter"}
-_CHANNEL_KEYS = {"template", "outputs", "files", "target", "options", "destinations", "gate"}
+_CHANNEL_KEYS = {"template", "outputs", "files", "target", "options", "destinations", "gate",
+                 "overrides", "include", "exclude", "reserve"}
 _TARGET_KEYS = {"country", "currency", "language"}
 _FORMATS = ("auto", "csv", "tsv", "json", "jsonl", "google-xml")
 # Keys whose value would be a secret. Their *_env / *_file forms are the only way in.
@@ -52,6 +55,40 @@ class ChannelConfig:
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     destinations: tuple[Mapping[str, Any], ...] = ()
     gate: Mapping[str, Any] = field(default_factory=dict)
+    overrides: Mapping[str, str] = field(default_factory=dict)  # field -> expression
+    include: str | None = None                                  # expression over product
+    exclude: str | None = None
+    reserve: Reserve | None = None
+
+
+@dataclass(frozen=True)
+class Reserve:
+    """Units a channel must never sell: a fixed count or a percentage of the stock."""
+
+    units: int = 0
+    percent: float = 0.0
+
+
+@dataclass(frozen=True)
+class Supplemental:
+    """A file joined to the catalog by id: stock levels, GTIN backfill, title overrides."""
+
+    path: Path
+    key: str = "id"
+    columns: tuple[str, ...] | None = None
+    mode: str = "override"   # override: its values win; fill: only empty attributes
+    format: str = "auto"
+    encoding: str | None = None
+    delimiter: str | None = None
+
+
+@dataclass(frozen=True)
+class CategoryMap:
+    """A two-column CSV mapping one attribute to another (product_type -> google category)."""
+
+    path: Path
+    source: str = "product_type"
+    target: str = "google_product_category"
 
 
 @dataclass(frozen=True)
@@ -65,6 +102,8 @@ class Config:
     gate: Mapping[str, Any] = field(default_factory=dict)
     state_dir: Path = Path(".feedsync")
     keep_feeds: int = 5
+    supplemental: tuple[Supplemental, ...] = ()
+    category_map: CategoryMap | None = None
 
 
 def load_config(path: Path) -> Config:
@@ -98,7 +137,69 @@ def parse_config(raw: Mapping[str, Any], path: Path | None = None) -> Config:
         gate=_mapping(raw.get("gate", {}), where, "gate"),
         state_dir=_path(raw.get("state_dir", ".feedsync"), base, where, "state_dir"),
         keep_feeds=_int(raw.get("keep_feeds", 5), where, "keep_feeds"),
+        supplemental=tuple(_supplemental(item, base, where, f"supplemental[{i}]")
+                           for i, item in enumerate(_list(raw.get("supplemental", []), where,
+                                                          "supplemental"))),
+        category_map=_category_map(raw.get("category_map"), base, where),
     )
+
+
+def _supplemental(raw: Any, base: Path, where: str, key: str) -> Supplemental:
+    if isinstance(raw, str):
+        raw = {"path": raw}
+    raw = _mapping(raw, where, key)
+    _check_keys(raw, _SUPPLEMENTAL_KEYS, where, key)
+    if "path" not in raw:
+        raise ConfigError("a supplemental source needs a path", file=where, key=f"{key}.path")
+    path = _path(raw["path"], base, where, f"{key}.path")
+    if not path.is_file():
+        raise ConfigError(f"supplemental file not found: {path}", file=where, key=f"{key}.path")
+    mode = _text(raw.get("mode", "override"), where, f"{key}.mode")
+    if mode not in ("override", "fill"):
+        raise ConfigError("mode must be override or fill", file=where, key=f"{key}.mode")
+    columns = raw.get("columns")
+    fmt = _text(raw.get("format", "auto"), where, f"{key}.format")
+    if fmt not in _FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}", file=where, key=f"{key}.format")
+    return Supplemental(
+        path=path, key=_text(raw.get("key", "id"), where, f"{key}.key"),
+        columns=tuple(_text(c, where, f"{key}.columns") for c in _list(columns, where,
+                                                                       f"{key}.columns"))
+        if columns is not None else None,
+        mode=mode, format=fmt, encoding=raw.get("encoding"), delimiter=raw.get("delimiter"))
+
+
+def _category_map(raw: Any, base: Path, where: str) -> CategoryMap | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = {"path": raw}
+    raw = _mapping(raw, where, "category_map")
+    _check_keys(raw, _CATEGORY_KEYS, where, "category_map")
+    path = _path(raw.get("path"), base, where, "category_map.path")
+    if not path.is_file():
+        raise ConfigError(f"category map not found: {path}", file=where, key="category_map.path")
+    return CategoryMap(path=path,
+                       source=_text(raw.get("from", "product_type"), where, "category_map.from"),
+                       target=_text(raw.get("to", "google_product_category"), where,
+                                    "category_map.to"))
+
+
+def _reserve(raw: Any, where: str, key: str) -> Reserve | None:
+    """``reserve: 2`` holds back two units; ``reserve: "10%"`` a tenth of the stock."""
+    if raw is None:
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+        return Reserve(units=raw)
+    if isinstance(raw, str) and raw.endswith("%"):
+        try:
+            percent = float(raw[:-1])
+        except ValueError:
+            percent = -1.0
+        if 0 <= percent <= 100:
+            return Reserve(percent=percent)
+    raise ConfigError("reserve is a whole number of units or a percentage such as '10%'",
+                      file=where, key=key)
 
 
 def _catalog(raw: Any, base: Path, where: str) -> CatalogConfig:
@@ -157,7 +258,11 @@ def _channels(raw: Any, where: str) -> tuple[ChannelConfig, ...]:
             files=files, target=target, options=options,
             destinations=tuple(_mapping(d, where, f"{key}.destinations[{i}]")
                                for i, d in enumerate(destinations)),
-            gate=_mapping(settings.get("gate", {}), where, f"{key}.gate")))
+            gate=_mapping(settings.get("gate", {}), where, f"{key}.gate"),
+            overrides=_text_mapping(settings.get("overrides", {}), where, f"{key}.overrides"),
+            include=_optional_text(settings.get("include"), where, f"{key}.include"),
+            exclude=_optional_text(settings.get("exclude"), where, f"{key}.exclude"),
+            reserve=_reserve(settings.get("reserve"), where, f"{key}.reserve")))
     return tuple(result)
 
 
@@ -210,6 +315,10 @@ def _text(value: Any, where: str, key: str) -> str:
         raise ConfigError(f"expected text, got {_kind(value)} {value!r}", file=where, key=key,
                           tip="quote the value: YAML reads NO, off and 012 as other types")
     return value
+
+
+def _optional_text(value: Any, where: str, key: str) -> str | None:
+    return None if value is None else _text(value, where, key)
 
 
 def _text_mapping(value: Any, where: str, key: str) -> dict[str, str]:

@@ -9,6 +9,8 @@ feeds stay byte for byte.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,19 +21,19 @@ from feedsync.channels.compiler import Data
 from feedsync.channels.loader import ChannelLibrary, ChannelSpec
 from feedsync.channels.program import CompiledChannel
 from feedsync.config import ChannelConfig, Config, check_file_name
+from feedsync.controls import CatalogControls, TargetControls
 from feedsync.errors import (
     CatalogError,
     ConfigError,
     FeedsyncError,
     OutputError,
-    SecurityRefusal,
     TemplateError,
 )
 from feedsync.model import Issue, Product, RowProblem
 from feedsync.report import ChannelReport, IssueLog, RunReport, problem_to_issue
 from feedsync.rules.duplicates import SeenIds
 from feedsync.sources import SourceOptions, open_catalog
-from feedsync.writers import WRITERS, Column, Layout, Writer
+from feedsync.writers import WRITERS, Column, ItemRejected, Layout, Writer
 from feedsync.writers.atomic import AtomicFile, clean_stale_temps
 
 DUPLICATE_SOURCE = "https://support.google.com/merchants/answer/6324405"
@@ -69,6 +71,7 @@ class Target:
     report: ChannelReport
     context: Data
     target_vars: Data
+    controls: TargetControls
     log: IssueLog = field(default_factory=lambda: IssueLog(None))
     log_file: AtomicFile | None = None
 
@@ -131,13 +134,17 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
     library = ChannelLibrary(config.template_dirs)
     targets = []
     for target_config in resolve_targets(config, requested):
-        spec = library.load(target_config.template)
+        spec = _with_overrides(library.load(target_config.template), target_config)
         names = _output_names(target_config, spec)
         delimited = any(spec.outputs[n].writer in ("csv", "tsv") for n in names)
         channel = CompiledChannel(spec, lint_formulas=delimited)
         outputs = []
         for name in names:
             overrides = dict(target_config.options.get(name, {}))
+            # Writers that keep a sidecar between builds (Amazon's SKU list) need to know
+            # where the feed goes; they still never open the feed itself.
+            overrides["_output_dir"] = str(out_dir) if out_dir is not None else None
+            overrides["_target"] = target_config.name
             writer = WRITERS[spec.outputs[name].writer](_layout(spec, name, overrides))
             path = (out_dir or Path(".")) / _file_name(target_config, spec, name)
             outputs.append(_Output(name=name, path=path, writer=writer))
@@ -146,10 +153,25 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
             report.files = {o.name: str(o.path) for o in outputs}
         target_vars = Data(target_config.target)
         context = Data(name=target_config.name, template=spec.name, docs=spec.docs)
+        controls = TargetControls(target_config, spec.name, target_vars)
         targets.append(Target(config=target_config, spec=spec, channel=channel,
                               outputs=outputs, report=report, context=context,
-                              target_vars=target_vars))
+                              target_vars=target_vars, controls=controls))
     return targets
+
+
+def _with_overrides(spec: ChannelSpec, target: ChannelConfig) -> ChannelSpec:
+    """Replace field expressions named in the config's ``overrides:`` for this target."""
+    if not target.overrides:
+        return spec
+    fields = dict(spec.fields)
+    for name, expression in target.overrides.items():
+        if name not in fields:
+            raise ConfigError(f"channel {spec.name!r} has no field {name!r}",
+                              key=f"channels.{target.name}.overrides.{name}",
+                              tip="fields of this channel: " + ", ".join(fields))
+        fields[name] = dataclasses.replace(fields[name], value=expression)
+    return dataclasses.replace(spec, fields=fields)
 
 
 def check_output_dir(out_dir: Path) -> None:
@@ -185,6 +207,7 @@ class Run:
         self.report = RunReport(command=command, catalog=str(catalog))
         self.report.channels = [t.report for t in targets]
         self.defaults = Data(config.defaults)
+        self.controls = CatalogControls(config)
         self._catalog_log: IssueLog = IssueLog(None)
         self._catalog_log_file: AtomicFile | None = None
 
@@ -256,6 +279,7 @@ class Run:
 
     def _loop(self, source: Any) -> None:
         seen = SeenIds()
+        controls = self.controls
         defaults = list(self.defaults.items())
         report = self.report
         progress = self.progress
@@ -269,6 +293,10 @@ class Run:
             product = Product(record.data)  # type: ignore[union-attr]
             product.file = record.file
             product.line = record.line
+            if not report.products_read:
+                self._bind_columns(product)
+            if controls.active:
+                controls.apply(product)
             for key, value in defaults:
                 if not product.get(key):
                     product[key] = value
@@ -285,11 +313,31 @@ class Run:
                                   bytes_read() if bytes_read else 0, bytes_total))
         if progress is not None:
             progress(Progress(report.products_read, bytes_total, bytes_total))
+        summary = controls.finish()
+        if summary:
+            report.extra["controls"] = summary
+
+    def _bind_columns(self, product: Product) -> None:
+        for target in self.targets:
+            target.controls.bind_columns(product.keys(), target.spec.fields)
 
     def _one(self, target: Target, product: Product) -> None:
         channel = target.channel
+        controls = target.controls
+        if controls.active:
+            verdict = controls.decide(product, target.target_vars, self.defaults)
+            if verdict.excluded is not None:
+                target.report.filtered += 1
+                target.log.write(verdict.excluded)
+                return
+            if verdict.rejected is not None:
+                self._reject(target, verdict.rejected)
+                return
+            product = verdict.product
         try:
             item = channel.map(product, target.target_vars, self.defaults, target.context)
+            if controls.override_columns:
+                controls.apply_overrides(item, product, channel.separator_of)
             issues = channel.validate(item, product, target.target_vars, self.defaults,
                                       target.context)
         except FeedsyncError as exc:
@@ -315,10 +363,21 @@ class Run:
             if output.file is not None:
                 try:
                     output.writer.write(item)
-                except ValueError as exc:  # lxml refused text; our cleaning should prevent it
-                    raise SecurityRefusal(f"unwritable text: {exc}", product_id=product["id"]
-                                          ) from exc
+                except ItemRejected as exc:
+                    self._writer_rejected(target, product, exc)
+                    return
         target.report.written += 1
+
+    def _writer_rejected(self, target: Target, product: Product, exc: ItemRejected) -> None:
+        self._reject(target, Issue(
+            code=exc.code, severity="error", message=exc.message, channel=target.config.name,
+            product_id=product["id"], file=product.file, line=product.line, field=exc.field,
+            source=exc.source))
+
+    def _reject(self, target: Target, issue: Issue) -> None:
+        target.report.add(issue)
+        target.log.write(issue)
+        target.report.rejected += 1
 
     def _duplicate(self, target: Target, product: Product, first_line: int) -> None:
         issue = Issue(
@@ -327,9 +386,7 @@ class Run:
                     "the first occurrence is kept",
             channel=target.config.name, product_id=product["id"], file=product.file,
             line=product.line, field="id", value=product["id"], source=DUPLICATE_SOURCE)
-        target.report.add(issue)
-        target.log.write(issue)
-        target.report.rejected += 1
+        self._reject(target, issue)
 
 
 def _prepare(catalog: Path | str | None, channels: Iterable[str], out_dir: Path | str | None,
@@ -366,3 +423,125 @@ def validate(catalog: Path | str | None = None, channels: Iterable[str] = (),
     """
     config, catalog_path, targets, out = _prepare(catalog, channels, out_dir, config, False)
     return Run(config, catalog_path, targets, out, False, "validate", progress).execute()
+
+
+@dataclass
+class Explanation:
+    """One product's way through the pipeline, per channel target (``feedsync explain``)."""
+
+    product_id: str
+    occurrences: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": 1, "product_id": self.product_id, "occurrences": self.occurrences}
+
+
+def explain(product_id: str, catalog: Path | str | None = None, channels: Iterable[str] = (),
+            config: Config | None = None) -> Explanation:
+    """Trace ``product_id``: source record, joins, controls, mapped fields, every rule's
+    verdict with its source, and the output it produces (or why there is none).
+
+    >>> explain("SKU-1", "catalog.csv", ["google"]).occurrences[0]["source"]  # doctest: +SKIP
+    """
+    config, catalog_path, targets, _ = _prepare(catalog, channels, None, config, False)
+    run = Run(config, catalog_path, targets, None, False, "explain")
+    source = open_catalog(catalog_path, SourceOptions(
+        format=config.catalog.format,  # type: ignore[arg-type]
+        encoding=config.catalog.encoding, delimiter=config.catalog.delimiter))
+    result = Explanation(product_id)
+    first_line = 0
+    bound = False
+    for record in source.records():
+        if isinstance(record, RowProblem):
+            if record.product_id == product_id:
+                result.occurrences.append({"source": f"{record.file}:{record.line}",
+                                           "skipped": f"[{record.code}] {record.message}"})
+            continue
+        if not bound:
+            run._bind_columns(Product(record.data))
+            bound = True
+        if record.data.get("id") != product_id:
+            continue
+        result.occurrences.append(_explain_one(run, record.file, record.line, record.data,
+                                               first_line))
+        first_line = first_line or record.line
+    return result
+
+
+def _explain_one(run: Run, file: str, line: int, data: dict[str, str],
+                 first_line: int) -> dict[str, Any]:
+    product = Product(data)
+    product.file, product.line = file, line
+    joins = run.controls.apply(product) if run.controls.active else []
+    defaults_used = [k for k, v in run.defaults.items() if not product.get(k) and v]
+    for key in defaults_used:
+        product[key] = run.defaults[key]
+    entry: dict[str, Any] = {"source": f"{file}:{line}", "record": dict(data),
+                             "joins": joins, "defaults": defaults_used, "channels": {}}
+    for target in run.targets:
+        entry["channels"][target.config.name] = _explain_target(run, target, product,
+                                                                first_line)
+    return entry
+
+
+def _explain_target(run: Run, target: Target, product: Product,
+                    first_line: int) -> dict[str, Any]:
+    if first_line:
+        return {"outcome": "rejected", "reason": f"duplicate-id: the same id on line "
+                f"{first_line} is kept", "source": DUPLICATE_SOURCE}
+    fired: list[str] = []
+    if target.controls.active:
+        verdict = target.controls.decide(product, target.target_vars, run.defaults)
+        fired += verdict.fired
+        if verdict.excluded is not None:
+            return {"outcome": "filtered", "reason": verdict.excluded.message, "fired": fired}
+        if verdict.rejected is not None:
+            return {"outcome": "rejected", "reason": verdict.rejected.message, "fired": fired}
+        product = verdict.product
+    channel = target.channel
+    item = channel.map(product, target.target_vars, run.defaults, target.context)
+    if target.controls.override_columns:
+        fired += target.controls.apply_overrides(item, product, channel.separator_of)
+    issues = channel.validate(dict(item), product, target.target_vars, run.defaults,
+                              target.context)
+    rules = channel.explain_rules(item, product, target.target_vars, run.defaults,
+                                  target.context)
+    errors = [i for i in issues if i.severity == "error"]
+    overridden = [f"override {name}" for name in target.config.overrides]
+    return {
+        "outcome": "rejected" if errors else "written",
+        "reason": "; ".join(f"[{i.code}] {i.message}" for i in errors),
+        "fired": fired + overridden,
+        "fields": item,
+        "rules": rules,
+        "issues": [i.to_dict() for i in issues],
+        "output": {} if errors else _render_outputs(target, item),
+    }
+
+
+def _render_outputs(target: Target, item: dict[str, Any]) -> dict[str, str]:
+    """What each output would contain for this item: the XML element or the CSV line.
+
+    Rendered as the difference between a document with the item and one without, so
+    writers need no special mode for it.
+    """
+    rendered = {}
+    for output in target.outputs:
+        empty = _document(output.writer, None)
+        full = _document(output.writer, item)
+        head = 0
+        while head < len(empty) and empty[head] == full[head]:
+            head += 1
+        head = full.rfind(b"\n", 0, head) + 1  # whole lines only
+        body = full[head:len(full) - (len(empty) - head)]
+        rendered[output.name] = body.decode("utf-8", "replace").strip()
+    return rendered
+
+
+def _document(writer: Writer, item: dict[str, Any] | None) -> bytes:
+    buffer = io.BytesIO()
+    writer.start(buffer)
+    if item is not None:
+        writer.write(item)
+    writer.finish()
+    return buffer.getvalue()

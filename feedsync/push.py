@@ -38,7 +38,7 @@ from feedsync.pipeline import ProgressCallback, Run, Target, prepare_targets
 from feedsync.publishers.base import Destination, Publisher, Receipt, publisher_for
 from feedsync.report import RunReport
 from feedsync.secrets import redact
-from feedsync.state import FeedRecord, State
+from feedsync.state import FeedRecord, RunStatus, State
 
 log = logging.getLogger("feedsync.push")
 
@@ -169,7 +169,7 @@ def push(catalog: Path | str | None = None, channels: Iterable[str] = (),
             raise
         finally:
             shutil.rmtree(plan.staging, ignore_errors=True)
-        status = "ok" if report.exit_code == 0 else (
+        status: RunStatus = "ok" if report.exit_code == 0 else (
             "refused" if report.exit_code == ExitCode.GATE_REFUSED else "failed")
         state.finish_run(run_id, status, report.exit_code, _summary(report))
         log.info("run %d finished: %s (exit %d)", run_id, status, report.exit_code)

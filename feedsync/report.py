@@ -54,15 +54,18 @@ class ChannelReport:
     filtered: int = 0
     warnings: int = 0
     hints: int = 0
-    codes: dict[str, CodeSummary] = field(default_factory=dict)
+    codes: dict[tuple[str, str | None], CodeSummary] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
     docs: str = ""
 
     def add(self, issue: Issue) -> None:
-        summary = self.codes.get(issue.code)
+        self.counts[issue.code] += 1
+        key = (issue.code, issue.field)
+        summary = self.codes.get(key)
         if summary is None:
             summary = CodeSummary(code=issue.code, severity=issue.severity, field=issue.field,
                                   source=issue.source, message=issue.message)
-            self.codes[issue.code] = summary
+            self.codes[key] = summary
         summary.count += 1
         if len(summary.examples) < EXAMPLES_PER_CODE and issue.product_id is not None:
             where = f"{issue.product_id}"
@@ -90,7 +93,7 @@ class ChannelReport:
             "filtered": self.filtered,
             "warnings": self.warnings,
             "hints": self.hints,
-            "issues": {c.code: c.count for c in self.codes.values()},
+            "issues": dict(self.counts),
             "top_issues": [
                 {"code": c.code, "severity": c.severity, "count": c.count, "field": c.field,
                  "message": c.message, "source": c.source, "examples": c.examples}

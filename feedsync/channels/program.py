@@ -130,6 +130,11 @@ class CompiledChannel:
         return checks, build_function("run_checks", "\n".join(lines), compiler.tables,
                                       self.name)
 
+    def separator_of(self, name: str) -> str | None:
+        """The multi-value separator of field ``name``; None for a single-valued field."""
+        spec = self.spec.fields.get(name)
+        return spec.separator if spec is not None and spec.multi else None
+
     # --- per product -----------------------------------------------------------------
     def map(self, product: Product, target: Data, defaults: Data, channel: Data) -> dict[str, Any]:
         """The channel's item for ``product``: field name -> str or list of str."""
@@ -168,6 +173,30 @@ class CompiledChannel:
                         value=_short(item.get(check.field, "")) if check.field else None,
                         source=check.source))
         return issues
+
+    def explain_rules(self, item: dict[str, Any], product: Product, target: Data,
+                      defaults: Data, channel: Data) -> list[dict[str, Any]]:
+        """Every rule with its verdict on this item, for ``feedsync explain``."""
+        rows: list[dict[str, Any]] = []
+        for t in self._tests:
+            value = item[t.field]
+            if not value and not t.required:
+                verdict, reason = "pass (empty)", ""
+            elif t.per_value and isinstance(value, list):
+                reasons = [r for r in (t.test(v) for v in value if v) if r]
+                verdict, reason = ("fail", reasons[0]) if reasons else ("pass", "")
+            else:
+                result = t.test(value) if value else "is required but empty"
+                verdict, reason = ("fail", result) if result else ("pass", "")
+            rows.append({"field": t.field, "code": t.code, "severity": t.severity,
+                         "verdict": verdict, "reason": reason, "source": t.source})
+        if self._item_checks:
+            verdicts = self._check_fn(product, target, defaults, channel, Data(item))
+            for check, ok in zip(self._item_checks, verdicts, strict=True):
+                rows.append({"field": check.field, "code": check.code,
+                             "severity": check.severity, "verdict": "pass" if ok else "fail",
+                             "reason": "" if ok else check.message, "source": check.source})
+        return rows
 
     def _issue(self, t: _FieldTest, reason: str, product: Product, value: Any) -> Issue:
         return Issue(code=t.code, severity=t.severity,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from feedsync.writers.base import Column, Layout, Writer
+from feedsync.writers.amazon import AmazonListingsWriter
+from feedsync.writers.base import Column, ItemRejected, Layout, Writer
 from feedsync.writers.delimited import csv_writer, tsv_writer
 from feedsync.writers.jsonl import JsonArrayWriter, JsonLinesWriter
 from feedsync.writers.rss import RssWriter
@@ -15,6 +16,7 @@ WRITERS: dict[str, Callable[[Layout], Writer]] = {
     "tsv": tsv_writer,
     "jsonl": JsonLinesWriter,
     "json": JsonArrayWriter,
+    "amazon_listings": AmazonListingsWriter,
 }
 
-__all__ = ["WRITERS", "Column", "Layout", "Writer"]
+__all__ = ["WRITERS", "Column", "ItemRejected", "Layout", "Writer"]

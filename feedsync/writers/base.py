@@ -28,6 +28,21 @@ class Layout:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+class ItemRejected(Exception):
+    """Raised by ``Writer.write`` *before* writing anything, when the item cannot go into
+    this format (e.g. an Amazon message that fails Amazon's JSON schema). The pipeline
+    counts the product as rejected for the channel and logs ``code`` with ``field``.
+    """
+
+    def __init__(self, code: str, message: str, field: str | None = None,
+                 source: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.source = source
+
+
 class Writer(Protocol):
     def start(self, handle: BinaryIO) -> None: ...
 
