@@ -23,7 +23,7 @@ _TOP_KEYS = {"version", "catalog", "defaults", "output_dir", "template_dirs", "c
              "gate", "state_dir", "keep_feeds", "supplemental", "category_map"}
 _SUPPLEMENTAL_KEYS = {"path", "key", "columns", "mode", "format", "encoding", "delimiter"}
 _CATEGORY_KEYS = {"path", "from", "to"}
-_CATALOG_KEYS = {"path", "format", "encoding", "delimiter"}
+_CATALOG_KEYS = {"path", "format", "encoding", "delimiter", "profile"}
 _CHANNEL_KEYS = {"template", "outputs", "files", "target", "options", "destinations", "gate",
                  "overrides", "include", "exclude", "reserve"}
 _TARGET_KEYS = {"country", "currency", "language"}
@@ -41,6 +41,7 @@ class CatalogConfig:
     format: str = "auto"
     encoding: str | None = None
     delimiter: str | None = None
+    profile: str = "auto"    # shop-export profile (feedsync/profiles), "auto" or "none"
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,8 @@ def _catalog(raw: Any, base: Path, where: str) -> CatalogConfig:
     path = raw.get("path")
     return CatalogConfig(
         path=_path(path, base, where, "catalog.path") if path is not None else None,
-        format=fmt, encoding=encoding, delimiter=delimiter)
+        format=fmt, encoding=encoding, delimiter=delimiter,
+        profile=_text(raw.get("profile", "auto"), where, "catalog.profile"))
 
 
 def _channels(raw: Any, where: str) -> tuple[ChannelConfig, ...]:

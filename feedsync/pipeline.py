@@ -20,6 +20,7 @@ from typing import Any
 from feedsync.channels.compiler import Data
 from feedsync.channels.loader import ChannelLibrary, ChannelSpec
 from feedsync.channels.program import CompiledChannel
+from feedsync import profiles
 from feedsync.config import ChannelConfig, Config, check_file_name
 from feedsync.controls import CatalogControls, TargetControls
 from feedsync.errors import (
@@ -285,7 +286,7 @@ class Run:
         progress = self.progress
         bytes_read = getattr(source, "bytes_read", None)
         bytes_total = int(getattr(source, "bytes_total", 0) or 0)
-        for record in source.records():
+        for record in profiles.apply(source.records(), self.config.catalog.profile):
             if type(record) is RowProblem:
                 report.add_problem(record)
                 self._catalog_log.write(problem_to_issue(record))
@@ -451,7 +452,7 @@ def explain(product_id: str, catalog: Path | str | None = None, channels: Iterab
     result = Explanation(product_id)
     first_line = 0
     bound = False
-    for record in source.records():
+    for record in profiles.apply(source.records(), config.catalog.profile):
         if isinstance(record, RowProblem):
             if record.product_id == product_id:
                 result.occurrences.append({"source": f"{record.file}:{record.line}",
