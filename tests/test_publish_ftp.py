@@ -202,3 +202,15 @@ def test_d6_stale_cleanup(ftp_env: FtpServer, tmp_path: Path) -> None:
     publish(ftp_env.url("/feeds/"), options(), NEW, tmp_path)
     assert temp_files(feeds) == [fresh]
     assert (feeds / "feed.csv.bak").exists()
+
+
+def test_c5_connection_lost_inside_backup_fallback_restores_live(
+    ftp_env: FtpServer, tmp_path: Path
+) -> None:
+    live = seed(ftp_env)
+    ftp_env.reset(no_overwrite_rename=True, drop_after_rename=True, times=1)
+    with pytest.raises(PublishRetryable) as err:
+        publish(ftp_env.url("/feeds/"), options(), NEW, tmp_path)
+    assert "live file is unchanged" in str(err.value)
+    assert live.read_bytes() == OLD
+    assert_no_temps(live.parent)

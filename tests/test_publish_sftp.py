@@ -568,3 +568,21 @@ def test_e8_remote_name_must_be_plain(
 def test_display_hides_password_and_query() -> None:
     dest = Destination("https://user:pw1234@h.example/p?X-Amz-Signature=abc", {})
     assert dest.display() == "https://user@h.example/p?…"
+
+
+def test_c5_connection_lost_inside_backup_fallback_restores_live(
+    faulty_sftp: FaultySftpServer, tmp_path: Path
+) -> None:
+    """The live -> .bak rename happened, its reply was lost: the live file is put back."""
+    feeds = faulty_sftp.root / "feeds"
+    live = seed(feeds)
+    faults = faulty_sftp.reset(no_posix_rename=True, drop_after_rename=True, times=1)
+    with pytest.raises(PublishRetryable) as err:
+        publish(faulty_sftp.url("/feeds/"), faulty_sftp.options(), NEW, tmp_path)
+    assert "live file is unchanged" in str(err.value)
+    assert faults.renames[0][1].endswith(".bak")
+    assert live.read_bytes() == OLD
+    assert_no_temps(feeds)
+    receipt = publish(faulty_sftp.url("/feeds/"), faulty_sftp.options(), NEW, tmp_path)
+    assert receipt.method == "backup-rename" and live.read_bytes() == NEW
+    assert_no_temps(feeds)

@@ -169,6 +169,8 @@ class FtpPublisher:
         except _Ambiguous as ambiguous:
             log.warning("rename on %s interrupted (%s); checking the target", run.target,
                         ambiguous)
+            # Finding out is worth a little time past the deadline (see sftp.py).
+            run.deadline = Deadline(max(run.deadline.remaining(), 2 * self.limits.timeout))
             with self._session(run) as ftp:
                 return self._resolve_ambiguous(ftp, run, ambiguous)
 
@@ -236,12 +238,12 @@ class FtpPublisher:
     def _backup_rename(self, ftp: ftplib.FTP, run: _Run, temp: str, backup: list[str]) -> str:
         self._warn(run, "server refused to rename over the live file: using the backup fallback")
         bak = run.directory + temp_name(run.name, "bak")
+        backup.append(bak)  # before the call: a lost reply may hide a done rename
         try:
             ftp.rename(run.target, bak)
         except ftplib.error_perm as exc:
             log.debug("rename of the live file refused: %s", describe(exc))
             return self._direct_or_refuse(ftp, run, temp)
-        backup.append(bak)
         try:
             ftp.rename(temp, run.target)
         except (ftplib.error_perm, ftplib.error_temp) as exc:
@@ -277,8 +279,11 @@ class FtpPublisher:
                 self._delete_quietly(ftp, run, ambiguous.backup)
             self._warn(run, "rename reply was lost; the target was verified after reconnect")
             return "rename" if ambiguous.backup is None else "backup-rename"
-        if ambiguous.backup and self._size(ftp, run.target) is None:
+        if (ambiguous.backup and self._size(ftp, run.target) is None
+                and self._size(ftp, ambiguous.backup) is not None):
             ftp.rename(ambiguous.backup, run.target)
+            log.warning("restored the previous version of %s from %s", run.target,
+                        ambiguous.backup)
         self._delete_quietly(ftp, run, ambiguous.temp)
         retryable(f"connection lost while renaming into {run.target} ({ambiguous}); "
                   "the live file is unchanged", ambiguous.cause)

@@ -169,7 +169,10 @@ class SftpPublisher:
         except _AmbiguousRename as ambiguous:
             log.warning("rename on %s interrupted (%s); checking the target", run.target,
                         ambiguous)
-            return self._run_async(self._resolve_ambiguous(run, ambiguous), deadline)
+            # Finding out is worth a little time past the deadline: a half-done backup
+            # fallback must be put back.
+            budget = Deadline(max(deadline.remaining(), 2 * self.limits.timeout))
+            return self._run_async(self._resolve_ambiguous(run, ambiguous), budget)
 
     def _give_up(self, run: _Run) -> None:
         if not run.pending:
@@ -375,13 +378,13 @@ class SftpPublisher:
         self, sftp: asyncssh.SFTPClient, run: _Run, temp: str, backup: list[str]
     ) -> str:
         bak = run.directory + temp_name(run.name, "bak")
+        backup.append(bak)  # before the call: a lost reply may hide a done rename
         try:
             await self._io(sftp.rename(run.target, bak))
         except (asyncssh.SFTPFailure, asyncssh.SFTPOpUnsupported,
                 asyncssh.SFTPPermissionDenied) as exc:
             log.debug("rename of the live file refused: %s", describe(exc))
             return await self._direct_or_refuse(sftp, run, temp)
-        backup.append(bak)
         try:
             await self._io(sftp.rename(temp, run.target))
         except asyncssh.SFTPError as exc:
@@ -428,8 +431,11 @@ class SftpPublisher:
                 if ambiguous.backup:
                     await self._remove_quietly(sftp, run, ambiguous.backup)
                 return "posix-rename" if ambiguous.backup is None else "backup-rename"
-            if ambiguous.backup and not await self._exists(sftp, run.target):
+            if (ambiguous.backup and not await self._exists(sftp, run.target)
+                    and await self._exists(sftp, ambiguous.backup)):
                 await self._io(sftp.rename(ambiguous.backup, run.target))
+                log.warning("restored the previous version of %s from %s", run.target,
+                            ambiguous.backup)
             await self._remove_quietly(sftp, run, ambiguous.temp)
             retryable(f"connection lost while renaming into {run.target} "
                       f"({ambiguous}); the live file is unchanged", ambiguous.cause)

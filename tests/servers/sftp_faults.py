@@ -91,6 +91,8 @@ class FaultySFTPServer(asyncssh.SFTPServer):
             raise asyncssh.SFTPFailure("rename failed (injected)")
         f.renames.append((_name(oldpath), _name(newpath)))
         os.rename(old, new)
+        if f.drop_after_rename and f.fire():
+            self.channel.get_connection().abort()
 
 
 _original_run_sftp_server = asyncssh.stream.run_sftp_server
