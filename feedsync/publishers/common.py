@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import logging
@@ -102,7 +103,8 @@ def parse_target(dest: Destination) -> Target:
         parts = urlsplit(dest.url)
         port = parts.port
     except ValueError as exc:
-        raise ConfigError(f"bad destination URL {dest.display()}: {exc}", key="url") from None
+        raise ConfigError(redact(f"bad destination URL {dest.display()}: {exc}"),
+                          key="url") from None
     if parts.password is not None:
         raise ConfigError(
             f"credentials never in URLs: remove the password from {dest.display()} and "
@@ -234,23 +236,40 @@ class Payload:
     sha256: str
 
 
-@contextmanager
-def prepared(local_file: Path, use_gzip: bool) -> Iterator[Payload]:
-    """The payload for ``local_file``, gzipped into a temp file first when asked."""
-    if not local_file.is_file():
-        raise ConfigError(f"feed file {local_file} does not exist or is not a file")
-    if not use_gzip:
-        yield Payload(local_file, *file_digest(local_file))
-        return
+def _gzip_to_temp(local_file: Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".feedsync-gzip-", suffix=".gz")
     try:
         with os.fdopen(fd, "wb") as raw, local_file.open("rb") as src:
             # mtime=0 and no file name: the same feed always gives the same bytes.
             with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
                 shutil.copyfileobj(src, gz, CHUNK)
-        yield Payload(Path(tmp), *file_digest(Path(tmp)))
-    finally:
+    except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+@contextmanager
+def prepared(local_file: Path, use_gzip: bool) -> Iterator[Payload]:
+    """The payload for ``local_file``, gzipped into a temp file first when asked."""
+    if not local_file.is_file():
+        raise ConfigError(f"feed file {local_file} does not exist or is not a file")
+    temp: Path | None = None
+    try:
+        temp = _gzip_to_temp(local_file) if use_gzip else None
+        payload = Payload(temp or local_file, *file_digest(temp or local_file))
+    except OSError as exc:
+        if temp is not None:
+            temp.unlink(missing_ok=True)
+        what = f"cannot prepare {local_file} for upload: {describe(exc)}"
+        if exc.errno in {errno.ENOSPC, errno.EDQUOT}:
+            retryable(what, exc)
+        fatal(what, exc)
+    try:
+        yield payload
+    finally:
+        if temp is not None:
+            temp.unlink(missing_ok=True)
 
 
 # --- deadline and retries -----------------------------------------------------------------

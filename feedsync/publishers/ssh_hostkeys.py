@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncssh
 
 from feedsync.errors import ConfigError
+from feedsync.secrets import redact
 
 
 def host_pattern(host: str, port: int) -> str:
@@ -30,11 +31,13 @@ def load_known_hosts(path: Path) -> asyncssh.SSHKnownHosts:
     except FileNotFoundError:
         text = ""
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read known_hosts {path}: {exc}", key="known_hosts") from None
+        raise ConfigError(redact(f"cannot read known_hosts {path}: {exc}"),
+                          key="known_hosts") from None
     try:
         return asyncssh.import_known_hosts(text)
     except (ValueError, asyncssh.KeyImportError) as exc:
-        raise ConfigError(f"bad known_hosts file {path}: {exc}", key="known_hosts") from None
+        raise ConfigError(redact(f"bad known_hosts file {path}: {exc}"),
+                          key="known_hosts") from None
 
 
 def describe_key(key: asyncssh.SSHKey) -> str:
