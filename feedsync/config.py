@@ -20,7 +20,7 @@ from feedsync.errors import ConfigError
 from feedsync.yamlio import load_yaml
 
 _TOP_KEYS = {"version", "catalog", "defaults", "output_dir", "template_dirs", "channels",
-             "gate", "state_dir", "keep_feeds", "supplemental", "category_map"}
+             "gate", "state_dir", "keep_feeds", "supplemental", "category_map", "jobs"}
 _SUPPLEMENTAL_KEYS = {"path", "key", "columns", "mode", "format", "encoding", "delimiter"}
 _CATEGORY_KEYS = {"path", "from", "to"}
 _CATALOG_KEYS = {"path", "format", "encoding", "delimiter", "profile"}
@@ -105,6 +105,7 @@ class Config:
     keep_feeds: int = 5
     supplemental: tuple[Supplemental, ...] = ()
     category_map: CategoryMap | None = None
+    jobs: int = 0            # worker processes for a build; 0 = automatic, 1 = serial
 
 
 def load_config(path: Path) -> Config:
@@ -142,6 +143,7 @@ def parse_config(raw: Mapping[str, Any], path: Path | None = None) -> Config:
                            for i, item in enumerate(_list(raw.get("supplemental", []), where,
                                                           "supplemental"))),
         category_map=_category_map(raw.get("category_map"), base, where),
+        jobs=_int(raw.get("jobs", 0), where, "jobs"),
     )
 
 

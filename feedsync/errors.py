@@ -51,6 +51,11 @@ class FeedsyncError(Exception):
         self.key = key
         self.tip = tip
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep file, line, product and tip when an error crosses a process boundary
+        # (a parallel build's worker): the default pickling keeps only the message.
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
     def location(self) -> str:
         """``file:line`` plus product, field and config key where known."""
         parts: list[str] = []
@@ -80,6 +85,12 @@ class FeedsyncError(Exception):
             "key": self.key,
             "tip": self.tip,
         }
+
+
+def _rebuild(cls: type[FeedsyncError], message: str, state: dict[str, object]) -> FeedsyncError:
+    error = cls(message)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(FeedsyncError):

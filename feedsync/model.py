@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Severity = Literal["error", "warning", "hint"]
+
+# What happened to one product in one channel target.
+WRITTEN, REJECTED, FILTERED = 0, 1, 2
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "hint")
 
 

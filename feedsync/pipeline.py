@@ -20,7 +20,7 @@ from typing import Any
 from feedsync.channels.compiler import Data
 from feedsync.channels.loader import ChannelLibrary, ChannelSpec
 from feedsync.channels.program import CompiledChannel
-from feedsync import profiles
+from feedsync import parallel, profiles
 from feedsync.config import ChannelConfig, Config, check_file_name
 from feedsync.controls import CatalogControls, TargetControls
 from feedsync.errors import (
@@ -30,7 +30,7 @@ from feedsync.errors import (
     OutputError,
     TemplateError,
 )
-from feedsync.model import Issue, Product, RowProblem
+from feedsync.model import FILTERED, REJECTED, WRITTEN, Issue, Product, Record, RowProblem
 from feedsync.report import ChannelReport, IssueLog, RunReport, problem_to_issue
 from feedsync.rules.duplicates import SeenIds
 from feedsync.sources import SourceOptions, open_catalog
@@ -189,13 +189,32 @@ def check_output_dir(out_dir: Path) -> None:
                           tip="choose another --out or fix its permissions")
 
 
+@dataclass
+class Outcome:
+    """What happened to one product in one target: kind, issues, and the item to write."""
+
+    kind: int
+    issues: list[Issue]
+    item: dict[str, Any] | None = None
+
+    def reject(self, issue: Issue) -> None:
+        self.kind, self.item = REJECTED, None
+        self.issues.append(issue)
+
+
+def writer_issue(target: Target, product: Product, exc: ItemRejected) -> Issue:
+    return Issue(code=exc.code, severity="error", message=exc.message,
+                 channel=target.config.name, product_id=product["id"], file=product.file,
+                 line=product.line, field=exc.field, source=exc.source)
+
+
 class Run:
     """One pass over the catalog into every target. Used by build, validate and push."""
 
     def __init__(self, config: Config, catalog: Path, targets: list[Target],
                  out_dir: Path | None, write: bool, command: str,
                  progress: ProgressCallback | None = None, require_products: bool = True,
-                 ) -> None:
+                 jobs: int = 0) -> None:
         self.config = config
         self.catalog = catalog
         self.targets = targets
@@ -205,6 +224,7 @@ class Run:
         # push leaves an empty catalog to the publish gate, which refuses it with its own
         # exit code; build refuses it here, before any file is replaced.
         self.require_products = require_products
+        self.jobs = jobs if jobs else config.jobs  # 0: automatic (see parallel.jobs_for)
         self.report = RunReport(command=command, catalog=str(catalog))
         self.report.channels = [t.report for t in targets]
         self.defaults = Data(config.defaults)
@@ -279,61 +299,81 @@ class Run:
                                           file=str(output.path)) from exc
 
     def _loop(self, source: Any) -> None:
-        seen = SeenIds()
-        controls = self.controls
-        defaults = list(self.defaults.items())
-        report = self.report
-        progress = self.progress
+        records = profiles.apply(source.records(), self.config.catalog.profile)
         bytes_read = getattr(source, "bytes_read", None)
         bytes_total = int(getattr(source, "bytes_total", 0) or 0)
-        for record in profiles.apply(source.records(), self.config.catalog.profile):
+        self._bytes = (lambda: bytes_read() if bytes_read else 0), bytes_total
+        jobs = parallel.jobs_for(self, bytes_total)
+        if jobs > 1:
+            parallel.run_parallel(self, records, jobs)
+        else:
+            self._run_serial(records)
+        if self.progress is not None:
+            self.progress(Progress(self.report.products_read, bytes_total, bytes_total))
+        summary = self.controls.finish()
+        if summary:
+            self.report.extra["controls"] = summary
+
+    def _run_serial(self, records: Iterable[Record | RowProblem]) -> None:
+        seen = SeenIds()
+        report = self.report
+        for record in records:
             if type(record) is RowProblem:
-                report.add_problem(record)
-                self._catalog_log.write(problem_to_issue(record))
+                self.add_problem(record)
                 continue
-            product = Product(record.data)  # type: ignore[union-attr]
-            product.file = record.file
-            product.line = record.line
-            if not report.products_read:
-                self._bind_columns(product)
-            if controls.active:
-                controls.apply(product)
-            for key, value in defaults:
-                if not product.get(key):
-                    product[key] = value
-            report.products_read += 1
-            product_id = product["id"]
-            first_line = seen.add(product_id, record.line) if product_id else 0
+            product = self.product_of(record)  # type: ignore[arg-type]
+            first_line = seen.add(product["id"], record.line) if product["id"] else 0
             for target in self.targets:
                 if first_line:
-                    self._duplicate(target, product, first_line)
-                else:
-                    self._one(target, product)
-            if progress is not None and report.products_read % PROGRESS_EVERY == 0:
-                progress(Progress(report.products_read,
-                                  bytes_read() if bytes_read else 0, bytes_total))
-        if progress is not None:
-            progress(Progress(report.products_read, bytes_total, bytes_total))
-        summary = controls.finish()
-        if summary:
-            report.extra["controls"] = summary
+                    self.duplicate(target, product, first_line)
+                    continue
+                outcome = self.evaluate(target, product)
+                if outcome.item is not None:
+                    self._write(target, product, outcome)
+                self.record_outcome(target, outcome.kind, outcome.issues)
+            self.tick(report.products_read)
 
-    def _bind_columns(self, product: Product) -> None:
+    def add_problem(self, problem: RowProblem) -> None:
+        self.report.add_problem(problem)
+        self._catalog_log.write(problem_to_issue(problem))
+
+    def tick(self, count: int) -> None:
+        if self.progress is not None and count % PROGRESS_EVERY == 0:
+            bytes_read, bytes_total = self._bytes
+            self.progress(Progress(count, bytes_read(), bytes_total))
+
+    def product_of(self, record: Record) -> Product:
+        """The canonical product of a record, counted as read."""
+        if not self.report.products_read:
+            self.bind_columns(Product(record.data))
+        self.report.products_read += 1
+        return self.prepare(Product(record.data), record.file, record.line)
+
+    def prepare(self, product: Product, file: str, line: int) -> Product:
+        """Joins and category map, then config defaults (also run in parallel workers)."""
+        product.file = file
+        product.line = line
+        if self.controls.active:
+            self.controls.apply(product)
+        for key, value in self.defaults.items():
+            if not product.get(key):
+                product[key] = value
+        return product
+
+    def bind_columns(self, product: Product) -> None:
         for target in self.targets:
             target.controls.bind_columns(product.keys(), target.spec.fields)
 
-    def _one(self, target: Target, product: Product) -> None:
+    def evaluate(self, target: Target, product: Product) -> Outcome:
+        """Filters, mapping and rules for one product in one target; no side effects."""
         channel = target.channel
         controls = target.controls
         if controls.active:
             verdict = controls.decide(product, target.target_vars, self.defaults)
             if verdict.excluded is not None:
-                target.report.filtered += 1
-                target.log.write(verdict.excluded)
-                return
+                return Outcome(FILTERED, [verdict.excluded])
             if verdict.rejected is not None:
-                self._reject(target, verdict.rejected)
-                return
+                return Outcome(REJECTED, [verdict.rejected])
             product = verdict.product
         try:
             item = channel.map(product, target.target_vars, self.defaults, target.context)
@@ -350,44 +390,42 @@ class Run:
                 f"channel {channel.name!r} failed on this product: {type(exc).__name__}: {exc}",
                 file=product.file, line=product.line, product_id=product["id"],
                 tip=f"check the field expressions in {target.spec.yaml_path}") from exc
-        rejected = False
-        if issues:
-            for issue in issues:
-                target.report.add(issue)
-                target.log.write(issue)
-                if issue.severity == "error":
-                    rejected = True
-        if rejected:
-            target.report.rejected += 1
-            return
+        if any(issue.severity == "error" for issue in issues):
+            return Outcome(REJECTED, issues)
+        return Outcome(WRITTEN, issues, item)
+
+    def _write(self, target: Target, product: Product, outcome: Outcome) -> None:
+        assert outcome.item is not None
         for output in target.outputs:
             if output.file is not None:
                 try:
-                    output.writer.write(item)
+                    output.writer.write(outcome.item)
                 except ItemRejected as exc:
-                    self._writer_rejected(target, product, exc)
+                    outcome.reject(writer_issue(target, product, exc))
                     return
-        target.report.written += 1
 
-    def _writer_rejected(self, target: Target, product: Product, exc: ItemRejected) -> None:
-        self._reject(target, Issue(
-            code=exc.code, severity="error", message=exc.message, channel=target.config.name,
-            product_id=product["id"], file=product.file, line=product.line, field=exc.field,
-            source=exc.source))
+    def record_outcome(self, target: Target, kind: int, issues: list[Issue]) -> None:
+        """Count one product's outcome in the target's report and log its issues."""
+        report = target.report
+        for issue in issues:
+            if kind != FILTERED:
+                report.add(issue)
+            target.log.write(issue)
+        if kind == WRITTEN:
+            report.written += 1
+        elif kind == REJECTED:
+            report.rejected += 1
+        else:
+            report.filtered += 1
 
-    def _reject(self, target: Target, issue: Issue) -> None:
-        target.report.add(issue)
-        target.log.write(issue)
-        target.report.rejected += 1
-
-    def _duplicate(self, target: Target, product: Product, first_line: int) -> None:
+    def duplicate(self, target: Target, product: Product, first_line: int) -> None:
         issue = Issue(
             code="duplicate-id", severity="error",
             message=f"id {product['id']!r} already appeared on line {first_line}; "
                     "the first occurrence is kept",
             channel=target.config.name, product_id=product["id"], file=product.file,
             line=product.line, field="id", value=product["id"], source=DUPLICATE_SOURCE)
-        self._reject(target, issue)
+        self.record_outcome(target, REJECTED, [issue])
 
 
 def _prepare(catalog: Path | str | None, channels: Iterable[str], out_dir: Path | str | None,
@@ -459,7 +497,7 @@ def explain(product_id: str, catalog: Path | str | None = None, channels: Iterab
                                            "skipped": f"[{record.code}] {record.message}"})
             continue
         if not bound:
-            run._bind_columns(Product(record.data))
+            run.bind_columns(Product(record.data))
             bound = True
         if record.data.get("id") != product_id:
             continue

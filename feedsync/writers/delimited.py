@@ -5,16 +5,24 @@ inside a value round-trips through any RFC 4180 reader. Multi-valued fields are 
 with the field's separator (Google: ``,`` for ``additional_image_link``). Values are
 written byte for byte: spreadsheet formulas are reported by the validator, not mangled
 here, because channels read these files as data (reliability.md E4).
+
+Option ``one_line: true`` is for channels whose text feeds are one item per line and
+cannot take a quoted line break (Google's TSV: "tabs and newlines inside values break the
+row", ../shared/specs/google-merchant.md 3.2): every run of tabs, CRs and LFs inside a
+value becomes one space.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 from feedsync.writers.base import Layout
+
+_BREAKS = re.compile(r"[\t\r\n]+")
 
 
 class DelimitedWriter:
@@ -24,6 +32,11 @@ class DelimitedWriter:
         self._columns = [(c.name, c.multi, c.separator) for c in layout.columns]
         self._text: io.TextIOWrapper | None = None
         self._writer: Any = None
+        self._quote_all: Any = None
+        self._one_line = bool(layout.options.get("one_line", False))
+        self._handle: BinaryIO | None = None
+        self._buffer: io.StringIO | None = None
+        self._buffer_writers: tuple[Any, ...] = ()
 
     def start(self, handle: BinaryIO) -> None:
         bom = bool(self.layout.options.get("bom", False))
@@ -31,13 +44,45 @@ class DelimitedWriter:
                                       newline="", write_through=False)
         self._writer = csv.writer(self._text, delimiter=self.delimiter, lineterminator="\n",
                                   quoting=csv.QUOTE_MINIMAL)
+        self._quote_all = csv.writer(self._text, delimiter=self.delimiter, lineterminator="\n",
+                                     quoting=csv.QUOTE_ALL)
         self._writer.writerow([c.header for c in self.layout.columns])
+        self._handle = handle
+
+    def _row(self, item: Mapping[str, Any]) -> tuple[list[str], bool]:
+        """The cells of one item, and whether the row must be quoted whole."""
+        row = [sep.join(item[name]) if multi else item[name]
+               for name, multi, sep in self._columns]
+        joined = "".join(row)
+        if self._one_line and _BREAKS.search(joined):
+            row = [_BREAKS.sub(" ", value) for value in row]
+            joined = ""
+        # QUOTE_MINIMAL quotes only the delimiter, the quote and the line terminator's own
+        # characters: a bare CR would end the row for every reader, so quote such rows whole.
+        return row, "\r" in joined
 
     def write(self, item: Mapping[str, Any]) -> None:
-        self._writer.writerow([
-            sep.join(item[name]) if multi else item[name]
-            for name, multi, sep in self._columns
-        ])
+        row, quote_all = self._row(item)
+        (self._quote_all if quote_all else self._writer).writerow(row)
+
+    def encode(self, item: Mapping[str, Any]) -> bytes:
+        """The row's bytes, for a parallel worker; the same bytes ``write`` produces."""
+        if self._buffer is None:
+            self._buffer = io.StringIO(newline="")
+            self._buffer_writers = tuple(
+                csv.writer(self._buffer, delimiter=self.delimiter, lineterminator="\n",
+                           quoting=quoting) for quoting in (csv.QUOTE_MINIMAL, csv.QUOTE_ALL))
+        row, quote_all = self._row(item)
+        self._buffer_writers[1 if quote_all else 0].writerow(row)
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text.encode("utf-8")
+
+    def write_encoded(self, data: bytes) -> None:
+        assert self._text is not None and self._handle is not None
+        self._text.flush()  # the header (and BOM) went through the text layer first
+        self._handle.write(data)
 
     def finish(self) -> None:
         assert self._text is not None

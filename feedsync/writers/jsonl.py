@@ -24,9 +24,15 @@ class JsonLinesWriter:
         record = {header: item[name] for name, header in self._names if item[name]}
         return json.dumps(record, ensure_ascii=False).encode("utf-8")
 
+    def encode(self, item: Mapping[str, Any]) -> bytes:
+        return self._encode(item) + b"\n"
+
     def write(self, item: Mapping[str, Any]) -> None:
+        self.write_encoded(self.encode(item))
+
+    def write_encoded(self, data: bytes) -> None:
         assert self._handle is not None
-        self._handle.write(self._encode(item) + b"\n")
+        self._handle.write(data)
 
     def finish(self) -> None:
         pass
@@ -41,9 +47,12 @@ class JsonArrayWriter(JsonLinesWriter):
         super().start(handle)
         handle.write(b"[\n")
 
-    def write(self, item: Mapping[str, Any]) -> None:
+    def encode(self, item: Mapping[str, Any]) -> bytes:
+        return self._encode(item)
+
+    def write_encoded(self, data: bytes) -> None:
         assert self._handle is not None
-        self._handle.write((b"" if self._first else b",\n") + self._encode(item))
+        self._handle.write((b"" if self._first else b",\n") + data)
         self._first = False
 
     def finish(self) -> None:

@@ -78,6 +78,14 @@ class RssWriter:
 
     def write(self, item: Mapping[str, Any]) -> None:
         assert self._handle is not None
+        self._handle.write(self.encode(item))
+
+    def write_encoded(self, data: bytes) -> None:
+        assert self._handle is not None
+        self._handle.write(data)
+
+    def encode(self, item: Mapping[str, Any]) -> bytes:
+        """One ``<item>`` element as UTF-8 bytes."""
         parts = [f"<{self.item_tag}>"]
         add = parts.append
         for name, tag, multi, children, child_sep in self._columns:
@@ -97,7 +105,7 @@ class RssWriter:
             else:
                 add(f"<{tag}>{escape_text(value)}</{tag}>")
         add(f"</{self.item_tag}>\n")
-        self._handle.write("".join(parts).encode("utf-8"))
+        return "".join(parts).encode("utf-8")
 
     def finish(self) -> None:
         assert self._handle is not None

@@ -1,0 +1,64 @@
+"""A parallel build writes exactly what a serial build writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from feedsync import build
+from feedsync.config import Config, parse_config
+from feedsync.errors import TemplateError
+
+GEN = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_catalog.py"
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("parallel") / "catalog.csv"
+    subprocess.run([sys.executable, str(GEN), "2500", str(path), "--adversarial"], check=True)
+    # A ragged row and a duplicate across batch boundaries, so ordering matters.
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("ragged,row\n")
+        handle.write(path.read_text(encoding="utf-8").splitlines()[5] + "\n")
+    return path
+
+
+def _build(catalog: Path, out: Path, jobs: int) -> dict[str, object]:
+    config = parse_config({"jobs": jobs, "channels": {"google": {"outputs": ["xml", "tsv"]}}})
+    report = build(catalog, [], out, config)
+    return {k: v for k, v in report.to_dict()["channels"]["google"].items()
+            if k not in ("file", "files", "issue_log")} | {"read": report.products_read,
+                                                          "skipped": report.rows_skipped}
+
+
+def test_parallel_output_is_byte_identical(catalog: Path, tmp_path: Path) -> None:
+    serial = _build(catalog, tmp_path / "serial", 1)
+    parallel = _build(catalog, tmp_path / "parallel", 2)
+    assert serial == parallel
+    assert serial["read"] == 2512 and serial["skipped"] == 1
+    for name in ("google.xml", "google.tsv", "google.issues.jsonl", "catalog.issues.jsonl"):
+        assert (tmp_path / "serial" / name).read_bytes() == \
+            (tmp_path / "parallel" / name).read_bytes(), name
+    assert "duplicate-id" in serial["issues"]  # type: ignore[operator]
+
+
+def test_worker_errors_keep_their_location(catalog: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "templates" / "broken"
+    folder.mkdir(parents=True)
+    # Fails only at run time, on products whose price is not a number.
+    (folder / "channel.yaml").write_text(
+        "name: broken\ndocs: https://example.com/docs\n"
+        "outputs: {csv: {writer: csv, file: broken.csv}}\n"
+        "fields:\n  id: product.id\n  cents: (product.price | float * 100) | int // 0\n",
+        encoding="utf-8")
+    config = dataclasses.replace(
+        Config(), jobs=2, template_dirs=(tmp_path / "templates",))
+    with pytest.raises(TemplateError) as caught:
+        build(catalog, ["broken"], tmp_path / "out", config)
+    assert caught.value.product_id is not None
+    assert caught.value.line is not None
+    assert not list((tmp_path / "out").glob("broken.csv"))
