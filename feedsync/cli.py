@@ -169,11 +169,14 @@ def _exit_code(report: RunReport) -> int:
 @app.command()
 @handle_errors
 def build(catalog: CatalogArg = None, channel: ChannelOpt = None, out: OutOpt = None,
-          config: ConfigOpt = None, as_json: JsonOpt = False) -> int:
+          config: ConfigOpt = None, as_json: JsonOpt = False,
+          jobs: Annotated[int, typer.Option(
+              "--jobs", "-j", min=0, help="Worker processes; 0 = automatic (one per core, "
+              "for catalogs over 8 MB), 1 = serial.")] = 0) -> int:
     """Build every selected channel's feed in one pass over the catalog."""
     cfg = _config(config)
     with _progress(not as_json) as progress:
-        report = pipeline.build(catalog, channel or [], out, cfg, progress)
+        report = pipeline.build(catalog, channel or [], out, cfg, progress, jobs=jobs)
     _show(report, as_json)
     return _exit_code(report)
 

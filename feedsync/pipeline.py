@@ -73,6 +73,7 @@ class Target:
     context: Data
     target_vars: Data
     controls: TargetControls
+    duplicate_source: str = DUPLICATE_SOURCE
     log: IssueLog = field(default_factory=lambda: IssueLog(None))
     log_file: AtomicFile | None = None
 
@@ -157,8 +158,17 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
         controls = TargetControls(target_config, spec.name, target_vars)
         targets.append(Target(config=target_config, spec=spec, channel=channel,
                               outputs=outputs, report=report, context=context,
-                              target_vars=target_vars, controls=controls))
+                              target_vars=target_vars, controls=controls,
+                              duplicate_source=_id_source(spec)))
     return targets
+
+
+def _id_source(spec: ChannelSpec) -> str:
+    """Where the channel says ids must be unique: its ``id`` rules' source, else its docs."""
+    id_field = spec.fields.get("id")
+    if id_field is not None and id_field.rules:
+        return id_field.rules[0].source
+    return spec.docs or DUPLICATE_SOURCE
 
 
 def _with_overrides(spec: ChannelSpec, target: ChannelConfig) -> ChannelSpec:
@@ -424,7 +434,8 @@ class Run:
             message=f"id {product['id']!r} already appeared on line {first_line}; "
                     "the first occurrence is kept",
             channel=target.config.name, product_id=product["id"], file=product.file,
-            line=product.line, field="id", value=product["id"], source=DUPLICATE_SOURCE)
+            line=product.line, field="id", value=product["id"],
+            source=target.duplicate_source)
         self.record_outcome(target, REJECTED, [issue])
 
 
@@ -444,13 +455,14 @@ def _prepare(catalog: Path | str | None, channels: Iterable[str], out_dir: Path 
 
 def build(catalog: Path | str | None = None, channels: Iterable[str] = (),
           out_dir: Path | str | None = None, config: Config | None = None,
-          progress: ProgressCallback | None = None) -> RunReport:
+          progress: ProgressCallback | None = None, jobs: int = 0) -> RunReport:
     """Write every selected channel's feed in one pass over the catalog.
 
     >>> report = build("examples/catalog.csv", ["google"], "out")  # doctest: +SKIP
     """
     config, catalog_path, targets, out = _prepare(catalog, channels, out_dir, config, True)
-    return Run(config, catalog_path, targets, out, True, "build", progress).execute()
+    return Run(config, catalog_path, targets, out, True, "build", progress,
+               jobs=jobs).execute()
 
 
 def validate(catalog: Path | str | None = None, channels: Iterable[str] = (),
