@@ -201,7 +201,7 @@ def channels(config: ConfigOpt = None, as_json: JsonOpt = False) -> int:
     """List the available channel templates with their docs URL."""
     cfg = _config(config)
     library = ChannelLibrary(cfg.template_dirs)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, folder in library.available().items():
         try:
             spec = library.load(name)
@@ -311,7 +311,7 @@ def history(config: ConfigOpt = None, state: StateOpt = None,
                           tip="`feedsync push` records its runs there")
     with State.open(state_dir) as db:
         runs = db.runs(limit)
-    rows = [{"id": r.id, "started_at": r.started_at.isoformat(),
+    rows: list[dict[str, Any]] = [{"id": r.id, "started_at": r.started_at.isoformat(),
              "finished_at": r.finished_at.isoformat() if r.finished_at else None,
              "command": r.command, "status": r.status, "exit_code": r.exit_code,
              "summary": r.summary} for r in runs]

@@ -165,6 +165,6 @@ def _merge(run: Run, result: tuple[list[Any], Counter[str], int], seen: SeenIds)
                 if payload is not None:
                     writing = [o for o in target.outputs if o.file is not None]
                     for output, data in zip(writing, payload, strict=True):
-                        output.writer.write_encoded(data)
+                        output.writer.write_encoded(data)  # type: ignore[attr-defined]  # jobs_for checked it
                 run.record_outcome(target, kind, issues)
         run.tick(report.products_read)

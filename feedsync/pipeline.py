@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from feedsync import parallel, profiles
 from feedsync.channels.compiler import Data
 from feedsync.channels.loader import ChannelLibrary, ChannelSpec
 from feedsync.channels.program import CompiledChannel
-from feedsync import parallel, profiles
 from feedsync.config import ChannelConfig, Config, check_file_name
 from feedsync.controls import CatalogControls, TargetControls
 from feedsync.errors import (
@@ -312,7 +312,8 @@ class Run:
         records = profiles.apply(source.records(), self.config.catalog.profile)
         bytes_read = getattr(source, "bytes_read", None)
         bytes_total = int(getattr(source, "bytes_total", 0) or 0)
-        self._bytes = (lambda: bytes_read() if bytes_read else 0), bytes_total
+        self._bytes: tuple[Callable[[], int], int] = (
+            (lambda: int(bytes_read()) if bytes_read else 0), bytes_total)
         jobs = parallel.jobs_for(self, bytes_total)
         if jobs > 1:
             parallel.run_parallel(self, records, jobs)

@@ -152,7 +152,11 @@ def _pattern(regex: str) -> re.Pattern[str]:
 
 
 def regex_replace(value: Any, pattern: str, replacement: str = "") -> str:
-    """``re.sub`` for template authors: ``product.sale_date | regex_replace('([+-]\\d\\d)(\\d\\d)$', '\\1:\\2')``."""
+    """``re.sub`` for template authors.
+
+    ``product.sale_date | regex_replace('([+-]\\d\\d)(\\d\\d)$', '\\1:\\2')`` turns
+    ``-0800`` into ``-08:00``.
+    """
     return _pattern(pattern).sub(replacement, _text(value))
 
 

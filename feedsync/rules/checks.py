@@ -185,7 +185,9 @@ def _pattern(params: Mapping[str, Any]) -> Test:
     compiled = re.compile(regex)
 
     def test(value: str) -> str | None:
-        return None if not value or compiled.fullmatch(value) else f"{value[:80]!r} does not match {regex}"
+        if not value or compiled.fullmatch(value):
+            return None
+        return f"{value[:80]!r} does not match {regex}"
     return test
 
 
