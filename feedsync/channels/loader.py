@@ -18,7 +18,7 @@ from feedsync.errors import ConfigError, TemplateError
 from feedsync.yamlio import load_yaml
 
 CHANNEL_FILE = "channel.yaml"
-WRITERS = ("rss", "csv", "tsv", "jsonl", "json")
+WRITERS = ("rss", "csv", "tsv", "jsonl", "json", "amazon_listings")
 _TOP_KEYS = {"name", "title", "docs", "extends", "outputs", "default_outputs", "fields",
              "checks", "tables", "limits", "remove_fields", "remove_checks", "description"}
 _FIELD_KEYS = {"value", "multi", "separator", "children", "child_separator", "rules",

@@ -1,0 +1,557 @@
+"""The Amazon channel: an SP-API JSON_LISTINGS_FEED, channel_templates/amazon/.
+
+Every feed written here is loaded whole and validated with jsonschema against Amazon's own
+schemas (listings-feed-schema-v2.json for the document, listings-feed-message-schema-v2.json
+for each message), on real files, through the library and the CLI. The delta tests build
+twice into one output directory and read what the second build sends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Mapping
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema.validators import validator_for
+
+from feedsync import build, validate
+from feedsync.channels.loader import builtin_templates_dir
+from feedsync.config import parse_config
+from feedsync.errors import ConfigError, ExitCode, GateRefused, OutputError
+from feedsync.report import RunReport
+from feedsync.writers import WRITERS, Column, ItemRejected, Layout
+from tests.helpers import (
+    EXAMPLES,
+    error_line,
+    read_issues,
+    run_cli,
+    snapshot,
+    temp_files,
+    write_config,
+    write_csv,
+)
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "channel_templates" / "amazon"
+SPECS = Path(os.environ.get("FEEDSYNC_SHARED", "/work/shared")) / "specs" / "amazon"
+GOLDEN = Path(__file__).resolve().parent / "golden" / "amazon"
+FEED = "amazon-listings.json"
+SIDECAR = ".feedsync-amazon-amazon.sqlite"
+SELLER = {"seller_id": "A1EXAMPLE0SELLER", "marketplace_id": "ATVPDKIKX0DER",
+          "language_tag": "en_US"}
+KEY = "channels.amazon.options.listings"
+
+
+def _schema(name: str) -> Any:
+    schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+FEED_SCHEMA = _schema("listings-feed-schema-v2.json")
+MESSAGE_SCHEMA = _schema("listings-feed-message-schema-v2.json")
+
+
+def _raw(options: Mapping[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    listings = {**SELLER, **(options or {})}
+    return {"defaults": {"currency": "USD"},
+            "channels": {"amazon": {"options": {"listings": listings}}}, **extra}
+
+
+def _build(catalog: Path, out: Path, options: Mapping[str, Any] | None = None,
+           **extra: Any) -> RunReport:
+    report = build(catalog, ["amazon"], out, parse_config(_raw(options, **extra)))
+    channel = report.channels[0]
+    assert channel.written + channel.rejected == report.products_read
+    return report
+
+
+def _document(path: Path) -> dict[str, Any]:
+    """The whole feed, loaded at once, after checking it as Amazon would."""
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    FEED_SCHEMA.validate(document)
+    for message in document["messages"]:
+        MESSAGE_SCHEMA.validate(message)
+    ids = [m["messageId"] for m in document["messages"]]
+    assert ids == list(range(1, len(ids) + 1))
+    return document
+
+
+def _messages(out: Path) -> dict[str, dict[str, Any]]:
+    messages = _document(out / FEED)["messages"]
+    by_sku = {m["sku"]: m for m in messages}
+    assert len(by_sku) == len(messages), "a SKU appears twice in one feed"
+    return by_sku
+
+
+def _errors(report: RunReport) -> dict[str, set[str]]:
+    log = report.channels[0].issue_log
+    assert log is not None
+    found: dict[str, set[str]] = defaultdict(set)
+    for issue in read_issues(Path(log)):
+        if issue["severity"] == "error":
+            found[issue["product_id"]].add(issue["code"])
+    return dict(found)
+
+
+def _issues(report: RunReport, code: str) -> list[dict[str, Any]]:
+    log = report.channels[0].issue_log
+    assert log is not None
+    return [i for i in read_issues(Path(log)) if i["code"] == code]
+
+
+def _row(product_id: str, **overrides: str) -> dict[str, str]:
+    row = {"id": product_id, "title": f"Plain cotton shirt {product_id}",
+           "description": "A soft shirt.", "link": f"https://shop.example.com/p/{product_id}",
+           "image_link": f"https://cdn.example.com/{product_id}.jpg", "price": "12.50",
+           "currency": "USD", "availability": "in_stock", "quantity": "5", "brand": "Acme",
+           "condition": "new", "color": "Blue", "size": "M",
+           "product_type": "Apparel & Accessories > Clothing > Shirts & Tops"}
+    row.update(overrides)
+    return row
+
+
+SHIRTS = [_row(f"SH-{n}") for n in range(1, 7)]
+
+
+# --- the example catalog ------------------------------------------------------------------
+
+# What the example catalog loses in the Amazon feed, and why. Everything else is written.
+EXPECTED_REJECTIONS = {
+    "GIFT-CARD-50": {"amazon-no-product-type"},   # no row for "Gift Cards": deliberately
+    "BAD-GTIN-1": {"bad-gtin"},                   # GS1 check digit
+    "NO-PRICE-1": {"missing-required"},           # purchasable_offer
+    "COMMA-PRICE-1": {"bad-money"},               # "1,99"
+    "CAM-USED-3": {"not-in-enum"},                # "used" has no Amazon grade
+    "CAPS-1": {"amazon-no-product-type"},         # rows with no category at all
+    "NO-IMAGE-1": {"amazon-no-product-type"},
+    "LONG-TITLE-1": {"amazon-no-product-type"},
+    "BAD-AVAIL-1": {"amazon-no-product-type"},
+    "NO-IDS-1": {"amazon-no-product-type"},
+    "TEMPLATE-TEXT-1": {"amazon-no-product-type"},
+}
+
+
+@pytest.fixture(scope="module")
+def example_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunReport]:
+    out = tmp_path_factory.mktemp("amazon")
+    return out, _build(EXAMPLES, out)
+
+
+def test_example_feed_validates_against_amazons_schemas(
+        example_build: tuple[Path, RunReport]) -> None:
+    out, report = example_build
+    document = _document(out / FEED)
+    assert document["header"] == {"sellerId": "A1EXAMPLE0SELLER", "version": "2.0",
+                                  "issueLocale": "en_US"}
+    assert {m["operationType"] for m in document["messages"]} == {"UPDATE"}  # first build
+    assert report.channels[0].written == len(document["messages"]) == 23
+
+
+def test_example_catalog_rejects_exactly_what_amazon_cannot_take(
+        example_build: tuple[Path, RunReport]) -> None:
+    out, report = example_build
+    errors = _errors(report)
+    assert errors.pop("MUG-350") == {"duplicate-id"}   # the second MUG-350 row only
+    assert errors == EXPECTED_REJECTIONS
+    written = list(_messages(out))
+    assert "MUG-350" in written
+    assert not set(written) & set(EXPECTED_REJECTIONS)
+    gift = _issues(report, "amazon-no-product-type")
+    gift_card = next(i for i in gift if i["product_id"] == "GIFT-CARD-50")
+    assert gift_card["field"] == "product_type" and "'Gift Cards'" in gift_card["message"]
+    assert gift_card["source"].startswith("https://developer-docs.amazon.com/")
+
+
+def test_example_attributes_have_amazons_shapes(example_build: tuple[Path, RunReport]) -> None:
+    out, _ = example_build
+    messages = _messages(out)
+    market, lang = "ATVPDKIKX0DER", "en_US"
+    shirt = messages["TS-100-NAVY-S"]
+    assert (shirt["productType"], shirt["requirements"]) == ("SHIRT", "LISTING")
+    assert shirt["attributes"] == {
+        "item_name": [{"value": "Organic Cotton Crew T-Shirt – Navy Blue, S",
+                       "language_tag": lang, "marketplace_id": market}],
+        "brand": [{"value": "Nordwind", "language_tag": lang, "marketplace_id": market}],
+        "product_description": [{"value": "Soft organic cotton jersey, pre-shrunk.\n180 g/m²\n"
+                                          "Machine wash 30 °C",
+                                 "language_tag": lang, "marketplace_id": market}],
+        "externally_assigned_product_identifier": [
+            {"type": "ean", "value": "4006381300018", "marketplace_id": market}],
+        "condition_type": [{"value": "new_new", "marketplace_id": market}],
+        "purchasable_offer": [{"currency": "USD", "marketplace_id": market,
+                               "our_price": [{"schedule": [{"value_with_tax": 24.0}]}]}],
+        "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": 10}],
+        "main_product_image_locator": [
+            {"media_location": "https://cdn.example.com/images/crew-tee-navy.jpg",
+             "marketplace_id": market}],
+        "other_product_image_locator_1": [
+            {"media_location": "https://cdn.example.com/images/crew-tee-back.jpg",
+             "marketplace_id": market}],
+        "other_product_image_locator_2": [
+            {"media_location": "https://cdn.example.com/images/crew-tee-detail.jpg",
+             "marketplace_id": market}],
+        "color": [{"value": "Navy Blue", "language_tag": lang, "marketplace_id": market}],
+        "size": [{"value": "S", "language_tag": lang, "marketplace_id": market}],
+    }
+    kettle = messages["KETTLE-1L"]["attributes"]
+    assert kettle["externally_assigned_product_identifier"][0]["type"] == "upc"  # 12 digits
+    assert kettle["fulfillment_availability"][0]["quantity"] == 0
+    # Currency from the config's defaults when the row has none.
+    kids = messages["RJ-KIDS-104"]["attributes"]["purchasable_offer"][0]
+    assert kids["currency"] == "USD" and kids["our_price"][0]["schedule"][0] == {
+        "value_with_tax": 59.9}
+    pan = messages["PAN-28"]["attributes"]   # 12 extra images: 8 kept
+    assert [k for k in pan if k.startswith("other_")] == [
+        f"other_product_image_locator_{n}" for n in range(1, 9)]
+    refurbished = messages["CHAIR-REFURB-7"]["attributes"]["condition_type"]
+    assert refurbished == [{"value": "refurbished_refurbished", "marketplace_id": market}]
+    # Empty values are left out (an UPDATE removes them on Amazon).
+    assert "externally_assigned_product_identifier" not in messages["BOWL-HANDMADE"]["attributes"]
+
+
+def test_golden_feed(tmp_path: Path) -> None:
+    """Byte for byte, like tests/test_golden.py, with the settings Amazon needs.
+
+    FEEDSYNC_UPDATE_GOLDEN=1 rewrites tests/golden/amazon/; read it before committing.
+    """
+    config = write_config(tmp_path / "feedsync.yaml", json.dumps(_raw()))
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli("build", EXAMPLES, "--config", config, "--out", out,
+                                   "--json")
+    assert code == ExitCode.OK, stderr
+    report = json.loads(stdout)["channels"]["amazon"]
+    produced = {FEED: (out / FEED).read_bytes()}
+    lines = sorted(f"{i['product_id']} {i['code']} {i['field']}"
+                   for i in read_issues(Path(report["issue_log"])))
+    produced["issues.txt"] = "".join(line + "\n" for line in lines).encode("utf-8")
+    if os.environ.get("FEEDSYNC_UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        for name, data in produced.items():
+            (GOLDEN / name).write_bytes(data)
+        return
+    for name, data in produced.items():
+        if not (GOLDEN / name).is_file():
+            pytest.fail(f"tests/golden/amazon/{name} is missing; run FEEDSYNC_UPDATE_GOLDEN=1 "
+                        "python -m pytest tests/test_channels_amazon.py -k golden")
+        assert data == (GOLDEN / name).read_bytes(), (
+            f"{name} differs from tests/golden/amazon/; if intended, run "
+            "FEEDSYNC_UPDATE_GOLDEN=1 python -m pytest tests/test_channels_amazon.py -k golden")
+    _document(GOLDEN / FEED)
+
+
+# --- configuration ----------------------------------------------------------------------
+
+def test_missing_seller_id_stops_the_cli_before_the_catalog_is_read(tmp_path: Path) -> None:
+    listings = {k: v for k, v in SELLER.items() if k != "seller_id"}
+    config = write_config(tmp_path / "feedsync.yaml", json.dumps(
+        {"channels": {"amazon": {"options": {"listings": listings}}}}))
+    missing_catalog = tmp_path / "not-there.csv"   # the config error must come first
+    code, _, stderr = run_cli("build", missing_catalog, "--config", config, "--out",
+                              tmp_path / "out")
+    assert code == ExitCode.USAGE
+    assert f"{KEY}.seller_id" in error_line(stderr)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("missing", ["seller_id", "marketplace_id", "language_tag"])
+def test_each_required_setting_is_named_by_its_key_path(tmp_path: Path, missing: str) -> None:
+    listings = {k: v for k, v in SELLER.items() if k != missing}
+    raw = {"channels": {"amazon-de": {"template": "amazon",
+                                      "options": {"listings": listings}}}}
+    with pytest.raises(ConfigError) as caught:
+        build(tmp_path / "not-there.csv", [], tmp_path, parse_config(raw))
+    assert caught.value.key == f"channels.amazon-de.options.listings.{missing}"
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("language_tag", "english"), ("seller_id", 12345), ("mode", "fast"),
+    ("requirements", "LISTING_EVERYTHING"), ("report_included_data", ["everything"]),
+    ("max_bytes", 0), ("max_delete_fraction", 2), ("product_types_file", "nowhere.csv"),
+    ("sellerid", "A1"),
+])
+def test_bad_settings_are_refused_before_the_catalog_is_read(
+        tmp_path: Path, option: str, value: Any) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build(tmp_path / "not-there.csv", ["amazon"], tmp_path,
+              parse_config(_raw({option: value})))
+    assert caught.value.key == f"{KEY}.{option}"
+
+
+def test_report_included_data_goes_into_the_header(tmp_path: Path) -> None:
+    catalog = write_csv(tmp_path / "c.csv", SHIRTS[:1])
+    _build(catalog, tmp_path / "out", {"report_included_data": ["issues", "offers"],
+                                       "issue_locale": "de_DE"})
+    header = _document(tmp_path / "out" / FEED)["header"]
+    assert header["report"] == {"includedData": ["issues", "offers"], "apiVersion": "2021-08-01"}
+    assert header["issueLocale"] == "de_DE"
+
+
+# --- product types ----------------------------------------------------------------------
+
+def test_unmapped_product_type_is_rejected_and_named(tmp_path: Path) -> None:
+    catalog = write_csv(tmp_path / "c.csv", [
+        _row("OK-1"), _row("ODD-1", product_type="Widgets > Gizmos", google_product_category="")])
+    report = _build(catalog, tmp_path / "out")
+    assert _errors(report) == {"ODD-1": {"amazon-no-product-type"}}
+    issue = _issues(report, "amazon-no-product-type")[0]
+    assert issue["field"] == "product_type" and "'Widgets > Gizmos'" in issue["message"]
+    assert list(_messages(tmp_path / "out")) == ["OK-1"]
+
+
+def test_product_types_file_takes_precedence_over_the_channel_table(tmp_path: Path) -> None:
+    table = tmp_path / "types.csv"
+    table.write_text("key,amazon_product_type\n"
+                     "Widgets > Gizmos,GIZMO\n"
+                     "Apparel & Accessories > Clothing > Shirts & Tops,T_SHIRT_TEST\n"
+                     "*,PRODUCT\n", encoding="utf-8")
+    catalog = write_csv(tmp_path / "c.csv", [
+        _row("SHIRT-1"), _row("GIZMO-1", product_type="Widgets > Gizmos"),
+        _row("OTHER-1", product_type="Something else"),
+        _row("COAT-1", product_type="", google_product_category="5598")])
+    report = _build(catalog, tmp_path / "out", {"product_types_file": str(table)})
+    assert report.channels[0].rejected == 0
+    types = {sku: m["productType"] for sku, m in _messages(tmp_path / "out").items()}
+    # file > channel table > file's `*` row
+    assert types == {"SHIRT-1": "T_SHIRT_TEST", "GIZMO-1": "GIZMO", "OTHER-1": "PRODUCT",
+                     "COAT-1": "COAT"}
+
+
+def test_shipped_tables_are_well_formed() -> None:
+    folder = builtin_templates_dir() / "amazon"
+    for name in ("product_types.csv", "conditions.csv"):
+        rows = (folder / name).read_text(encoding="utf-8").splitlines()[1:]
+        keys = [row.split(",")[0] for row in rows]
+        assert len(keys) == len(set(keys)), name
+    for name in ("listings-feed-schema-v2.json", "listings-feed-message-schema-v2.json",
+                 "listings-feed-processing-report-schema-v2.json"):
+        shipped = (folder / name).read_bytes()
+        if (SPECS / name).is_file():   # byte for byte Amazon's (specs/amazon.md)
+            assert shipped == (SPECS / name).read_bytes(), name
+
+
+# --- deltas -------------------------------------------------------------------------------
+
+def test_second_build_sends_only_what_changed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _build(write_csv(tmp_path / "one.csv", SHIRTS), out)
+    assert (out / SIDECAR).is_file()
+    second = [dict(r) for r in SHIRTS if r["id"] != "SH-6"]            # SH-6 removed
+    second[0]["price"] = "14.00"                                       # SH-1: price only
+    second[1]["quantity"] = "0"                                        # SH-2: quantity only
+    second[2]["title"] = "Plain cotton shirt, new cut"                 # SH-3: listing
+    report = _build(write_csv(tmp_path / "two.csv", second), out)
+    assert report.channels[0].written == 5                             # unchanged still count
+    messages = _messages(out)
+    assert sorted(messages) == ["SH-1", "SH-2", "SH-3", "SH-6"]        # SH-4, SH-5 unchanged
+
+    price = messages["SH-1"]
+    assert price["operationType"] == "PARTIAL_UPDATE" and "requirements" not in price
+    assert price["productType"] == "SHIRT"
+    assert price["attributes"] == {
+        "purchasable_offer": [{"currency": "USD", "marketplace_id": "ATVPDKIKX0DER",
+                               "our_price": [{"schedule": [{"value_with_tax": 14.0}]}]}],
+        "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": 5}]}
+    assert messages["SH-2"]["operationType"] == "PARTIAL_UPDATE"
+    assert messages["SH-2"]["attributes"]["fulfillment_availability"][0]["quantity"] == 0
+    assert messages["SH-3"]["operationType"] == "UPDATE"
+    assert messages["SH-3"]["attributes"]["item_name"][0]["value"] == "Plain cotton shirt, new cut"
+    assert messages["SH-6"] == {"messageId": 4, "sku": "SH-6", "operationType": "DELETE"}
+
+
+def test_a_build_with_nothing_to_change_still_writes_a_valid_document(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    catalog = write_csv(tmp_path / "c.csv", SHIRTS)
+    _build(catalog, out)
+    _build(catalog, out)
+    messages = _document(out / FEED)["messages"]   # messages needs at least one item
+    assert len(messages) == 1
+    assert messages[0]["operationType"] == "PARTIAL_UPDATE"
+    assert messages[0]["sku"] == "SH-1"
+
+
+def test_losing_an_offer_attribute_needs_a_full_update(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _build(write_csv(tmp_path / "one.csv", SHIRTS), out)
+    second = [dict(r) for r in SHIRTS]
+    second[0]["quantity"] = ""      # PARTIAL_UPDATE could not remove fulfillment_availability
+    _build(write_csv(tmp_path / "two.csv", second), out)
+    message = _messages(out)["SH-1"]
+    assert message["operationType"] == "UPDATE"
+    assert "fulfillment_availability" not in message["attributes"]
+
+
+def test_full_mode_sends_every_sku_and_still_deletes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _build(write_csv(tmp_path / "one.csv", SHIRTS), out)
+    _build(write_csv(tmp_path / "two.csv", SHIRTS[:5]), out, {"mode": "full"})
+    operations = {sku: m["operationType"] for sku, m in _messages(out).items()}
+    assert operations == {**{f"SH-{n}": "UPDATE" for n in range(1, 6)}, "SH-6": "DELETE"}
+
+
+def test_deletes_false_never_deletes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _build(write_csv(tmp_path / "one.csv", SHIRTS), out)
+    _build(write_csv(tmp_path / "two.csv", SHIRTS[:5]), out, {"deletes": False})
+    assert all(m["operationType"] != "DELETE" for m in _messages(out).values())
+
+
+def test_deleting_most_skus_is_refused_unless_allowed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _build(write_csv(tmp_path / "one.csv", SHIRTS), out)
+    before = snapshot(out)
+    two = write_csv(tmp_path / "two.csv", SHIRTS[:2])   # 4 of 6 SKUs would go
+    with pytest.raises(GateRefused) as caught:
+        _build(two, out)
+    assert caught.value.exit_code == ExitCode.GATE_REFUSED
+    assert caught.value.key == f"{KEY}.max_delete_fraction"
+    assert snapshot(out) == before
+    _build(two, out, {"max_delete_fraction": 1})
+    assert sorted(sku for sku, m in _messages(out).items()
+                  if m["operationType"] == "DELETE") == ["SH-3", "SH-4", "SH-5", "SH-6"]
+
+
+def test_another_marketplace_starts_from_scratch(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _build(write_csv(tmp_path / "one.csv", SHIRTS), out)
+    _build(write_csv(tmp_path / "two.csv", SHIRTS[:5]), out, {"marketplace_id": "A1PA6795UKMFR9"})
+    operations = {m["operationType"] for m in _messages(out).values()}
+    assert operations == {"UPDATE"}   # SH-6 belonged to the other marketplace's feed
+
+
+def test_failed_build_leaves_the_previous_feed_and_sidecar(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    config = write_config(tmp_path / "feedsync.yaml", json.dumps(_raw()))
+    code, _, stderr = run_cli("build", write_csv(tmp_path / "one.csv", SHIRTS), "--config",
+                              config, "--out", out)
+    assert code == ExitCode.OK, stderr
+    before = snapshot(out)
+    # A JSON catalog cut off after four good products: the writer has seen them, then
+    # the reader fails.
+    text = json.dumps([_row(f"NEW-{n}") for n in range(1, 6)], indent=1)
+    truncated = tmp_path / "truncated.json"
+    truncated.write_text(text[: text.index('"NEW-5"')], encoding="utf-8")
+    code, _, stderr = run_cli("build", truncated, "--config", config, "--out", out)
+    assert code == ExitCode.CATALOG, stderr
+    assert snapshot(out) == before
+    assert temp_files(out) == []
+    # And the next good build still computes its delta from the first build.
+    code, _, stderr = run_cli("build", write_csv(tmp_path / "two.csv", SHIRTS[:5]), "--config",
+                              config, "--out", out)
+    assert code == ExitCode.OK, stderr
+    assert _messages(out) == {"SH-6": {"messageId": 1, "sku": "SH-6", "operationType": "DELETE"}}
+
+
+def test_damaged_sidecar_is_named_and_left_alone(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / SIDECAR).write_bytes(b"not a database at all" * 100)
+    before = snapshot(out)
+    with pytest.raises(OutputError) as caught:
+        _build(write_csv(tmp_path / "c.csv", SHIRTS), out)
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert caught.value.file == str(out / SIDECAR)
+    assert snapshot(out) == before
+
+
+def test_validate_writes_no_feed_and_no_sidecar(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = validate(EXAMPLES, ["amazon"], out, parse_config(_raw()))
+    # The channel's rules run; the writer does not (amazon-no-product-type is build-only).
+    assert _errors(report) == {k: v for k, v in {**EXPECTED_REJECTIONS,
+                                                 "MUG-350": {"duplicate-id"}}.items()
+                               if v != {"amazon-no-product-type"}}
+    assert not (out / FEED).exists() and not (out / SIDECAR).exists()
+
+
+# --- Amazon's limits and schema -------------------------------------------------------
+
+@pytest.mark.parametrize("limit", [{"max_bytes": 3000}, {"max_messages": 3}])
+def test_a_feed_over_amazons_limits_fails_the_build(tmp_path: Path,
+                                                    limit: dict[str, int]) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(OutputError) as caught:
+        _build(write_csv(tmp_path / "c.csv", SHIRTS), out, limit)
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert not (out / FEED).exists() and not (out / SIDECAR).exists()
+
+
+def test_a_message_amazons_schema_refuses_is_rejected_at_build_time(tmp_path: Path) -> None:
+    """A merchant's channel that leaves only item_name: an empty title leaves an UPDATE
+    with no attribute, which the message schema refuses (attributes: minProperties 1)."""
+    folder = tmp_path / "templates" / "amazon-minimal"
+    folder.mkdir(parents=True)
+    fields = ["brand", "product_description", "bullet_point", "color", "size",
+              "externally_assigned_product_identifier", "condition_type", "purchasable_offer",
+              "fulfillment_availability", "main_product_image_locator",
+              "other_product_image_locator"]
+    (folder / "channel.yaml").write_text(
+        "extends: amazon\n"
+        f"remove_fields: {json.dumps(fields)}\n"
+        "remove_checks: [too-many-images]\n"
+        "fields:\n  item_name: {value: product.title | single_line, rules: []}\n",
+        encoding="utf-8")
+    catalog = write_csv(tmp_path / "c.csv", [_row("OK-1"), _row("EMPTY-1", title="")])
+    raw = _raw(template_dirs=[str(tmp_path / "templates")])
+    raw["channels"] = {"amazon-minimal": {"options": {"listings": SELLER}}}
+    report = build(catalog, [], tmp_path / "out", parse_config(raw))
+    log = report.channels[0].issue_log
+    assert log is not None
+    issues = [i for i in read_issues(Path(log)) if i["product_id"] == "EMPTY-1"]
+    assert [(i["code"], i["field"]) for i in issues] == [("amazon-schema", "attributes")]
+    assert "$.attributes" in issues[0]["message"]
+    assert "listings-feed-message-schema-v2.json" in issues[0]["source"]
+    feed = _document(tmp_path / "out" / FEED)
+    assert [m["sku"] for m in feed["messages"]] == ["OK-1"]
+
+
+def test_two_ids_that_become_one_sku_are_caught(tmp_path: Path) -> None:
+    catalog = write_csv(tmp_path / "c.csv", [
+        _row("DUP 1", image_link="https://cdn.example.com/d1.jpg"),
+        _row("DUP  1", image_link="https://cdn.example.com/d2.jpg")])
+    report = _build(catalog, tmp_path / "out")
+    assert _errors(report) == {"DUP  1": {"amazon-duplicate-sku"}}
+    assert list(_messages(tmp_path / "out")) == ["DUP 1"]
+
+
+def test_writer_without_an_output_directory_sends_full_updates() -> None:
+    """What push's staging build and any run without --out get: no sidecar, no DELETE."""
+    columns = tuple(Column(name=n, header=n, multi=n == "product_type_keys")
+                    for n in ("sku", "product_type", "product_type_keys", "item_name",
+                              "purchasable_offer"))
+    writer = WRITERS["amazon_listings"](Layout(columns, {**SELLER, "_output_dir": None,
+                                                         "_target": "amazon"}))
+    handle = BytesIO()
+    writer.start(handle)
+    writer.write({"sku": "A", "product_type": "SHIRT", "product_type_keys": [],
+                  "item_name": "Shirt", "purchasable_offer": "10.00 EUR"})
+    with pytest.raises(ItemRejected) as caught:   # nothing to map the type from
+        writer.write({"sku": "B", "product_type": "", "product_type_keys": ["X"],
+                      "item_name": "Shirt", "purchasable_offer": "10.00 EUR"})
+    assert caught.value.code == "amazon-no-product-type"
+    size = len(handle.getvalue())
+    with pytest.raises(ItemRejected) as caught:   # nothing written for a rejected item
+        writer.write({"sku": "", "product_type": "SHIRT", "product_type_keys": [],
+                      "item_name": "Shirt", "purchasable_offer": "10.00 EUR"})
+    assert caught.value.code == "amazon-schema" and caught.value.field == "sku"
+    assert len(handle.getvalue()) == size
+    writer.finish()
+    document = json.loads(handle.getvalue())
+    FEED_SCHEMA.validate(document)
+    assert [(m["sku"], m["operationType"]) for m in document["messages"]] == [("A", "UPDATE")]
+
+
+def test_amazons_own_example_passes_the_validators_we_use() -> None:
+    """The shipped schema files accept Amazon's example document (a sanity check on them)."""
+    example = SPECS / "listings-feed-schema-v2.example.json"
+    if not example.is_file():
+        pytest.skip("../shared/specs/amazon is not next to this checkout")
+    document = json.loads(example.read_text(encoding="utf-8"))
+    FEED_SCHEMA.validate(document)
+    for message in document["messages"]:
+        MESSAGE_SCHEMA.validate(message)
