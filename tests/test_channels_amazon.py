@@ -218,9 +218,12 @@ def test_example_attributes_have_amazons_shapes(example_build: tuple[Path, RunRe
 def test_golden_feed(tmp_path: Path) -> None:
     """Byte for byte, like tests/test_golden.py, with the settings Amazon needs.
 
-    FEEDSYNC_UPDATE_GOLDEN=1 rewrites tests/golden/amazon/; read it before committing.
+    The config is test_golden.py's (every output, no defaults) plus the three settings
+    the channel cannot run without, so that harness can share these files once it passes
+    them. FEEDSYNC_UPDATE_GOLDEN=1 rewrites tests/golden/amazon/; read it before committing.
     """
-    config = write_config(tmp_path / "feedsync.yaml", json.dumps(_raw()))
+    config = write_config(tmp_path / "feedsync.yaml", json.dumps(
+        {"channels": {"amazon": {"outputs": ["listings"], "options": {"listings": SELLER}}}}))
     out = tmp_path / "out"
     code, stdout, stderr = run_cli("build", EXAMPLES, "--config", config, "--out", out,
                                    "--json")
