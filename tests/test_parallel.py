@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,14 +10,14 @@ import pytest
 from feedsync import build
 from feedsync.config import Config, parse_config
 from feedsync.errors import TemplateError
+from tests.helpers import gen_catalog
 
-GEN = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_catalog.py"
 
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("parallel") / "catalog.csv"
-    subprocess.run([sys.executable, str(GEN), "2500", str(path), "--adversarial"], check=True)
+    path = gen_catalog(tmp_path_factory.mktemp("parallel") / "catalog.csv", 2500,
+                       "--adversarial")
     # A ragged row and a duplicate across batch boundaries, so ordering matters.
     with path.open("a", encoding="utf-8") as handle:
         handle.write("ragged,row\n")
