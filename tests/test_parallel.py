@@ -13,7 +13,6 @@ from feedsync.errors import TemplateError
 from tests.helpers import gen_catalog
 
 
-
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = gen_catalog(tmp_path_factory.mktemp("parallel") / "catalog.csv", 2500,
