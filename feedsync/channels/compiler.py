@@ -21,7 +21,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, nodes, pass_context, pass_environment, pass_eval_context
+from jinja2 import (
+    StrictUndefined,
+    Undefined,
+    nodes,
+    pass_context,
+    pass_environment,
+    pass_eval_context,
+)
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg
@@ -56,7 +63,8 @@ class FeedEnvironment(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
-def make_environment(extra_filters: Mapping[str, Callable[..., Any]] | None = None) -> FeedEnvironment:
+def make_environment(
+        extra_filters: Mapping[str, Callable[..., Any]] | None = None) -> FeedEnvironment:
     env = FeedEnvironment(undefined=StrictUndefined, autoescape=False)
     env.filters.update(FEED_FILTERS)
     if extra_filters:
@@ -107,6 +115,7 @@ class ExpressionCompiler:
         """Like ``compile``, plus whether the result is certainly ``str``."""
         tree = self._parse(text, where)
         self._check_names(tree, where)
+        self._check_attributes(tree, where)
         try:
             return self._node(tree), True, _is_text(tree)
         except _Unsupported:
@@ -121,7 +130,9 @@ class ExpressionCompiler:
         if len(body) != 1 or not isinstance(body[0], nodes.Output) or len(body[0].nodes) != 1:
             raise TemplateError(f"{where}: expected one expression, got {text!r}")
         expr = body[0].nodes[0]
-        for node in expr.find_all(nodes.Filter):
+        # find_all() skips the node itself: a top-level filter must be checked too.
+        filters = [expr] if isinstance(expr, nodes.Filter) else []
+        for node in [*filters, *expr.find_all(nodes.Filter)]:
             if node.name not in self.env.filters:
                 raise TemplateError(
                     f"{where}: unknown filter {node.name!r} in {text!r}",
@@ -130,20 +141,42 @@ class ExpressionCompiler:
         return expr
 
     def _check_names(self, tree: nodes.Expr, where: str) -> None:
-        for name in tree.find_all(nodes.Name):
+        names = [tree] if isinstance(tree, nodes.Name) else []
+        for name in [*names, *tree.find_all(nodes.Name)]:
             if name.ctx == "load" and name.name not in CONTEXT_NAMES:
                 raise TemplateError(
                     f"{where}: undefined variable {name.name!r}",
                     tip="field expressions may use: " + ", ".join(sorted(CONTEXT_NAMES)),
                 )
 
+    def _check_attributes(self, tree: nodes.Expr, where: str) -> None:
+        """Refuse at load time the ``_`` names the sandbox refuses (E2).
+
+        ``product`` and the context mappings answer any attribute with their own item, so
+        ``product.__class__`` or ``product | attr('__class__')`` would quietly give "" and
+        the escape attempt would go unnoticed.
+        """
+        found = [tree, *tree.find_all((nodes.Getattr, nodes.Filter))]
+        names = [n.attr for n in found if isinstance(n, nodes.Getattr)]
+        names += [n.args[0].value for n in found
+                  if isinstance(n, nodes.Filter) and n.name == "attr" and n.args
+                  and isinstance(n.args[0], nodes.Const)]
+        for name in names:
+            if isinstance(name, str) and name.startswith("_"):
+                raise SecurityRefusal(
+                    f"{where}: template sandbox violation: access to attribute {name!r} "
+                    "is unsafe")
+
     def _fallback(self, text: str, where: str) -> str:
         compiled = self.env.compile_expression(text, undefined_to_none=False)
 
         def call(product: Any, target: Any, defaults: Any, channel: Any, item: Any) -> Any:
             try:
-                return compiled(product=product, target=target, defaults=defaults,
-                                channel=channel, item=item)
+                result = compiled(product=product, target=target, defaults=defaults,
+                                  channel=channel, item=item)
+                if isinstance(result, Undefined):
+                    str(result)  # StrictUndefined raises here, not later outside this guard
+                return result
             except SecurityError as exc:
                 raise SecurityRefusal(f"{where}: template sandbox violation: {exc}") from exc
             except UndefinedError as exc:

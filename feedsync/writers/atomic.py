@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import re
 import stat
@@ -25,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from feedsync.errors import OutputError
 
@@ -39,6 +40,22 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+class _TempFile(io.BufferedWriter):
+    """The temp file's buffered writer: a failed write (disk full, file too large) names
+    the feed it was for, wherever in the pass it happens, instead of escaping as a bare
+    ``OSError``. ``flush`` is left alone: ``commit`` handles its errors itself."""
+
+    def __init__(self, raw: io.FileIO, target: Path) -> None:
+        super().__init__(raw, buffer_size=BUFFER)
+        self.target = target
+
+    def write(self, data: Any) -> int:
+        try:
+            return super().write(data)
+        except OSError as exc:
+            raise _output_error(exc, self.target) from exc
 
 
 class AtomicFile:
@@ -62,7 +79,7 @@ class AtomicFile:
             os.fchmod(fd, self._mode())
         except OSError:  # pragma: no cover - some filesystems refuse chmod; keep going
             pass
-        self.handle = os.fdopen(fd, "wb", buffering=BUFFER)
+        self.handle = _TempFile(io.FileIO(fd, "wb"), self.target)
         return self.handle
 
     def _mode(self) -> int:
