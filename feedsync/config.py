@@ -25,7 +25,8 @@ _SUPPLEMENTAL_KEYS = {"path", "key", "columns", "mode", "format", "encoding", "d
 _CATEGORY_KEYS = {"path", "from", "to"}
 _CATALOG_KEYS = {"path", "format", "encoding", "delimiter", "profile"}
 _CHANNEL_KEYS = {"template", "outputs", "files", "target", "options", "destinations", "gate",
-                 "overrides", "include", "exclude", "reserve"}
+                 "overrides", "include", "exclude", "reserve", "stock"}
+_STOCK_KEYS = {"path", "key", "store"}
 _TARGET_KEYS = {"country", "currency", "language"}
 _FORMATS = ("auto", "csv", "tsv", "json", "jsonl", "google-xml")
 # Keys whose value would be a secret. Their *_env / *_file forms are the only way in.
@@ -60,6 +61,16 @@ class ChannelConfig:
     include: str | None = None                                  # expression over product
     exclude: str | None = None
     reserve: Reserve | None = None
+    stock: StockConfig | None = None
+
+
+@dataclass(frozen=True)
+class StockConfig:
+    """A store stock file (store_code, id, quantity[, price …]) for local inventory feeds."""
+
+    path: Path
+    key: str = "id"
+    store: str = "store_code"
 
 
 @dataclass(frozen=True)
@@ -135,7 +146,7 @@ def parse_config(raw: Mapping[str, Any], path: Path | None = None) -> Config:
         template_dirs=tuple(_path(p, base, where, f"template_dirs[{i}]")
                             for i, p in enumerate(_list(raw.get("template_dirs", []), where,
                                                         "template_dirs"))),
-        channels=_channels(raw.get("channels", []), where),
+        channels=_channels(raw.get("channels", []), base, where),
         gate=_mapping(raw.get("gate", {}), where, "gate"),
         state_dir=_path(raw.get("state_dir", ".feedsync"), base, where, "state_dir"),
         keep_feeds=_int(raw.get("keep_feeds", 5), where, "keep_feeds"),
@@ -235,7 +246,21 @@ def _catalog(raw: Any, base: Path, where: str) -> CatalogConfig:
         profile=_text(raw.get("profile", "auto"), where, "catalog.profile"))
 
 
-def _channels(raw: Any, where: str) -> tuple[ChannelConfig, ...]:
+def _stock(raw: Any, base: Path, where: str, key: str) -> StockConfig | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = {"path": raw}
+    raw = _mapping(raw, where, key)
+    _check_keys(raw, _STOCK_KEYS, where, key)
+    path = _path(raw.get("path"), base, where, f"{key}.path")
+    if not path.is_file():
+        raise ConfigError(f"store stock file not found: {path}", file=where, key=f"{key}.path")
+    return StockConfig(path=path, key=_text(raw.get("key", "id"), where, f"{key}.key"),
+                       store=_text(raw.get("store", "store_code"), where, f"{key}.store"))
+
+
+def _channels(raw: Any, base: Path, where: str) -> tuple[ChannelConfig, ...]:
     if isinstance(raw, list):
         raw = {_text(name, where, f"channels[{i}]"): {} for i, name in enumerate(raw)}
     raw = _mapping(raw, where, "channels")
@@ -266,7 +291,8 @@ def _channels(raw: Any, where: str) -> tuple[ChannelConfig, ...]:
             overrides=_text_mapping(settings.get("overrides", {}), where, f"{key}.overrides"),
             include=_optional_text(settings.get("include"), where, f"{key}.include"),
             exclude=_optional_text(settings.get("exclude"), where, f"{key}.exclude"),
-            reserve=_reserve(settings.get("reserve"), where, f"{key}.reserve")))
+            reserve=_reserve(settings.get("reserve"), where, f"{key}.reserve"),
+            stock=_stock(settings.get("stock"), base, where, f"{key}.stock")))
     return tuple(result)
 
 

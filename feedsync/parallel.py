@@ -122,9 +122,18 @@ def _work(batch: list[Entry]) -> tuple[list[Any], Counter[str], int]:
             continue
         file, line, data = entry
         product = run.prepare(Product(data), file, line)
-        results.append((product["id"], line, file, [_encode(run, t, product)
+        results.append((product["id"], line, file, [_target(run, t, product)
                                                     for t in run.targets]))
     return results, Counter(controls.unmapped), controls.mapped - before_mapped
+
+
+def _target(run: Run, target: Any, product: Product) -> Any:
+    """One outcome, or for a fan-out target (local inventory) a list, one per store."""
+    if target.stock is None:
+        return _encode(run, target, product)
+    from feedsync.pipeline import store_views
+
+    return [_encode(run, target, view) for view in store_views(target, product)]
 
 
 def _encode(run: Run, target: Any, product: Product) -> tuple[int, list[Any], list[bytes] | None]:
@@ -161,10 +170,20 @@ def _merge(run: Run, result: tuple[list[Any], Counter[str], int], seen: SeenIds)
             for target in run.targets:
                 run.duplicate(target, stub, first_line)
         else:
-            for target, (kind, issues, payload) in zip(run.targets, per_target, strict=True):
-                if payload is not None:
-                    writing = [o for o in target.outputs if o.file is not None]
-                    for output, data in zip(writing, payload, strict=True):
-                        output.writer.write_encoded(data)  # type: ignore[attr-defined]  # jobs_for checked it
-                run.record_outcome(target, kind, issues)
+            for target, outcome in zip(run.targets, per_target, strict=True):
+                if target.stock is not None:
+                    target.stock.count(bool(outcome))
+                    for one in outcome:
+                        _apply(run, target, one)
+                else:
+                    _apply(run, target, outcome)
         run.tick(report.products_read)
+
+
+def _apply(run: Run, target: Any, outcome: tuple[int, list[Any], list[bytes] | None]) -> None:
+    kind, issues, payload = outcome
+    if payload is not None:
+        writing = [o for o in target.outputs if o.file is not None]
+        for output, data in zip(writing, payload, strict=True):
+            output.writer.write_encoded(data)
+    run.record_outcome(target, kind, issues)

@@ -34,6 +34,7 @@ from feedsync.model import FILTERED, REJECTED, WRITTEN, Issue, Product, Record, 
 from feedsync.report import ChannelReport, IssueLog, RunReport, problem_to_issue
 from feedsync.rules.duplicates import SeenIds
 from feedsync.sources import SourceOptions, open_catalog
+from feedsync.stores import StoreStock
 from feedsync.writers import WRITERS, Column, ItemRejected, Layout, Writer
 from feedsync.writers.atomic import AtomicFile, clean_stale_temps
 
@@ -74,6 +75,7 @@ class Target:
     target_vars: Data
     controls: TargetControls
     duplicate_source: str = DUPLICATE_SOURCE
+    stock: StoreStock | None = None
     log: IssueLog = field(default_factory=lambda: IssueLog(None))
     log_file: AtomicFile | None = None
 
@@ -159,8 +161,34 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
         targets.append(Target(config=target_config, spec=spec, channel=channel,
                               outputs=outputs, report=report, context=context,
                               target_vars=target_vars, controls=controls,
-                              duplicate_source=_id_source(spec)))
+                              duplicate_source=_id_source(spec),
+                              stock=_stock_for(target_config, spec)))
     return targets
+
+
+def _stock_for(target: ChannelConfig, spec: ChannelSpec) -> StoreStock | None:
+    """The store stock index of a fan-out channel (local inventory), built before the pass."""
+    if spec.fan_out != "stock":
+        return None
+    if target.stock is None:
+        raise ConfigError(
+            f"channel {spec.name!r} needs a store stock file",
+            key=f"channels.{target.name}.stock",
+            tip="set stock: {path: stores.csv} (columns store_code, id, quantity[, price])")
+    return StoreStock(target.stock.path, key=target.stock.key,
+                      store_column=target.stock.store)
+
+
+def store_views(target: Target, product: Product) -> list[Product]:
+    """The product once per store row, the row's columns laid over it."""
+    assert target.stock is not None
+    views = []
+    for row in target.stock.rows_for(product["id"]):
+        view = Product(product)
+        view.update({k: v for k, v in row.items() if v != ""})
+        view.file, view.line = product.file, product.line
+        views.append(view)
+    return views
 
 
 def _id_source(spec: ChannelSpec) -> str:
@@ -262,7 +290,16 @@ class Run:
             for atomic in files:
                 atomic.abort()
             raise
+        finally:
+            self._close_stock()
         return self.report
+
+    def _close_stock(self) -> None:
+        for target in self.targets:
+            if target.stock is not None:
+                self.report.extra.setdefault("stock", {})[target.config.name] = \
+                    target.stock.stats.to_dict()
+                target.stock.close()
 
     def _open_files(self) -> list[AtomicFile]:
         files: list[AtomicFile] = []
@@ -338,10 +375,16 @@ class Run:
                 if first_line:
                     self.duplicate(target, product, first_line)
                     continue
-                outcome = self.evaluate(target, product)
-                if outcome.item is not None:
-                    self._write(target, product, outcome)
-                self.record_outcome(target, outcome.kind, outcome.issues)
+                if target.stock is not None:
+                    views = store_views(target, product)
+                    target.stock.count(bool(views))
+                else:
+                    views = [product]
+                for view in views:
+                    outcome = self.evaluate(target, view)
+                    if outcome.item is not None:
+                        self._write(target, view, outcome)
+                    self.record_outcome(target, outcome.kind, outcome.issues)
             self.tick(report.products_read)
 
     def add_problem(self, problem: RowProblem) -> None:

@@ -20,7 +20,7 @@ import yaml
 
 from feedsync.channels.loader import ChannelLibrary
 from feedsync.errors import ExitCode
-from tests.helpers import EXAMPLES, read_issues, run_cli, write_config
+from tests.helpers import EXAMPLES, REPO, read_issues, run_cli, write_config
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 ISSUES_FILE = "issues.txt"
@@ -44,6 +44,9 @@ def _build(name: str, tmp_path: Path) -> dict[str, bytes]:
     extra = GOLDEN / name / CONFIG_FILE
     if extra.is_file():  # e.g. Amazon's seller id: channel settings the build needs
         settings.update(yaml.safe_load(extra.read_text(encoding="utf-8")) or {})
+    stock = settings.get("stock")
+    if isinstance(stock, dict) and not Path(stock["path"]).is_absolute():
+        stock["path"] = str(REPO / stock["path"])  # golden settings name repo paths
     config = write_config(tmp_path / "feedsync.yaml", json.dumps(
         {"channels": {name: settings}}))
     out = tmp_path / "out"

@@ -19,7 +19,7 @@ from feedsync.yamlio import load_yaml
 
 CHANNEL_FILE = "channel.yaml"
 WRITERS = ("rss", "csv", "tsv", "jsonl", "json", "amazon_listings")
-_TOP_KEYS = {"name", "title", "docs", "extends", "outputs", "default_outputs", "fields",
+_TOP_KEYS = {"name", "title", "docs", "extends", "outputs", "default_outputs", "fields", "fan_out",
              "checks", "tables", "limits", "remove_fields", "remove_checks", "description"}
 _FIELD_KEYS = {"value", "multi", "separator", "children", "child_separator", "rules",
                "outputs", "column", "doc"}
@@ -85,6 +85,7 @@ class ChannelSpec:
     tables: dict[str, dict[str, str]] = field(default_factory=dict)
     limits: dict[str, Any] = field(default_factory=dict)
     yaml_path: Path = Path()
+    fan_out: str | None = None  # "stock": one item per store row of the product
 
 
 def builtin_templates_dir() -> Path:
@@ -174,9 +175,13 @@ def _build_spec(raw: dict[str, Any], folder: Path, path: Path,
     limits = dict(parent.limits) if parent else {}
     limits.update(_mapping(raw.get("limits", {}), where, "limits"))
     title = _string(raw.get("title", parent.title if parent else name), where, "title")
+    fan_out = raw.get("fan_out", parent.fan_out if parent else None)
+    if fan_out not in (None, "stock"):
+        raise TemplateError("fan_out can only be 'stock' (one item per store row)",
+                            file=where, key="fan_out")
     return ChannelSpec(name=name, title=title, docs=docs, folder=folder, outputs=outputs,
                        default_outputs=default_outputs, fields=fields, checks=checks,
-                       tables=tables, limits=limits, yaml_path=path)
+                       tables=tables, limits=limits, yaml_path=path, fan_out=fan_out)
 
 
 def _outputs(raw: Any, where: str) -> dict[str, OutputSpec]:

@@ -1,0 +1,71 @@
+"""Google local inventory: one row per product per store, from a store stock file."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from feedsync import build
+from feedsync.config import parse_config
+from feedsync.errors import ConfigError, ExitCode
+from tests.helpers import EXAMPLES, REPO, run_cli, write_config
+
+STORES = REPO / "examples" / "stores.csv"
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def _config(stock: Path, jobs: int = 1) -> object:
+    return parse_config({"jobs": jobs, "channels": {
+        "google_local_inventory": {"stock": {"path": str(stock)}}}})
+
+
+def test_one_row_per_store_with_the_store_stock(tmp_path: Path) -> None:
+    report = build(EXAMPLES, [], tmp_path, _config(STORES))  # type: ignore[arg-type]
+    rows = _rows(tmp_path / "google_local_inventory.tsv")
+    by_key = {(r["store_code"], r["id"]): r for r in rows}
+    assert by_key[("BER-01", "TS-100-NAVY-M")]["availability"] == "out_of_stock"
+    assert by_key[("HAM-02", "TS-100-NAVY-M")]["availability"] == "in_stock"
+    assert by_key[("HAM-02", "TS-100-NAVY-M")]["price"] == "22.00 USD"   # the store's price
+    assert by_key[("BER-01", "TS-100-NAVY-S")]["price"] == "24.00 USD"   # the online price
+    assert ("BER-01", "NOT-IN-CATALOG") not in by_key                   # no catalog product
+    assert all(r["id"] != "PAN-28" for r in rows)                       # no store row
+    stats = report.extra["stock"]["google_local_inventory"]
+    assert stats["rows"] == 9 and stats["products_matched"] == 6
+    assert stats["ids_without_product"] == 1
+
+
+def test_bad_store_values_reject_that_row_only(tmp_path: Path) -> None:
+    stock = tmp_path / "stores.csv"
+    stock.write_text("store_code,id,quantity,pickup_method,pickup_sla\n"
+                     "S1,MUG-350,3,buy,tomorrow\nS2,MUG-350,2,buy,same day\n"
+                     "S3,MUG-350,-1,,\n", encoding="utf-8")
+    report = build(EXAMPLES, [], tmp_path / "out", _config(stock))  # type: ignore[arg-type]
+    rows = _rows(tmp_path / "out" / "google_local_inventory.tsv")
+    assert [r["store_code"] for r in rows] == ["S2"]
+    channel = report.channels[0]
+    assert channel.counts["not-in-enum"] == 1 and channel.counts["bad-quantity"] == 1
+
+
+def test_parallel_fan_out_matches_serial(tmp_path: Path) -> None:
+    build(EXAMPLES, [], tmp_path / "serial", _config(STORES, 1))  # type: ignore[arg-type]
+    build(EXAMPLES, [], tmp_path / "parallel", _config(STORES, 2))  # type: ignore[arg-type]
+    for name in ("google_local_inventory.tsv", "google_local_inventory.issues.jsonl"):
+        assert (tmp_path / "serial" / name).read_bytes() == \
+            (tmp_path / "parallel" / name).read_bytes()
+
+
+def test_missing_stock_file_setting_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build(EXAMPLES, ["google_local_inventory"], tmp_path)
+    assert caught.value.key == "channels.google_local_inventory.stock"
+    config = write_config(tmp_path / "feedsync.yaml",
+                          "channels:\n  google_local_inventory:\n    stock: nope.csv\n")
+    code, _, stderr = run_cli("build", EXAMPLES, "--config", config, "--out", tmp_path / "o")
+    assert code == ExitCode.USAGE
+    assert "nope.csv" in stderr
