@@ -36,6 +36,7 @@ from jinja2.utils import _PassArg
 from feedsync.channels.filters import FEED_FILTERS, TEXT_FILTERS
 from feedsync.errors import SecurityRefusal, TemplateError
 from feedsync.model import Product
+from feedsync.versions import check_jinja
 
 # Variables a field expression may use. ``item`` is only bound in item-level checks.
 CONTEXT_NAMES = frozenset({"product", "target", "defaults", "channel", "item"})
@@ -65,6 +66,7 @@ class FeedEnvironment(ImmutableSandboxedEnvironment):
 
 def make_environment(
         extra_filters: Mapping[str, Callable[..., Any]] | None = None) -> FeedEnvironment:
+    check_jinja()
     env = FeedEnvironment(undefined=StrictUndefined, autoescape=False)
     env.filters.update(FEED_FILTERS)
     if extra_filters:

@@ -34,6 +34,7 @@ from feedsync.errors import CatalogError
 from feedsync.model import Record
 from feedsync.sources.base import FileSource, Item
 from feedsync.sources.sniff import HEAD_BYTES
+from feedsync.versions import check_lxml
 
 G_NS = "http://base.google.com/ns/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -71,6 +72,7 @@ class GoogleXmlSource(FileSource):
     """A Google Merchant feed (RSS 2.0 or Atom) read back as records."""
 
     def read(self, fh: BinaryIO) -> Iterator[Item]:
+        check_lxml()
         self._refuse_doctype_in_prolog(fh)
         options: dict[str, Any] = {}
         if self.probe.encoding_option:
