@@ -7,6 +7,8 @@ XML catalog is opened (lxml), so commands that need neither still run.
 
 from __future__ import annotations
 
+import re
+
 from feedsync.errors import SecurityRefusal
 
 # Jinja 3.1.5 and 3.1.6 closed sandbox escapes (GHSA-q2x7-8rv6-6q7h, GHSA-cpwx-vrp4-4pq7).
@@ -18,8 +20,8 @@ LXML_MIN = (6, 1, 0)
 def parse_version(text: str) -> tuple[int, ...]:
     parts = []
     for piece in text.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
+        match = re.match(r"\d+", piece)  # "0rc1" is 0: a pre-release sorts before
+        parts.append(int(match.group()) if match else 0)
     return tuple(parts)
 
 
