@@ -28,6 +28,7 @@ from feedsync.errors import (
     ConfigError,
     ExitCode,
     FeedsyncError,
+    Interrupted,
     PublishFatal,
     PublishRetryable,
     SecurityRefusal,
@@ -158,11 +159,14 @@ def push(catalog: Path | str | None = None, channels: Iterable[str] = (),
         run_id = state.begin_run("push --dry-run" if dry_run else "push")
         log.info("run %d started: %d channel(s)", run_id, len(plan.targets))
         plan.staging = plan.state_dir / "staging" / str(run_id)
+        _remove_stale_staging(plan.staging.parent)
         plan.staging.mkdir(parents=True, exist_ok=True)
         try:
             report = _push(plan, state, run_id, force, dry_run, progress)
         except FeedsyncError as exc:
-            state.finish_run(run_id, "failed", int(exc.exit_code), {"error": redact(str(exc))})
+            # SIGTERM arrives as Interrupted: record it as such, like SIGINT below.
+            ended: RunStatus = "interrupted" if isinstance(exc, Interrupted) else "failed"
+            state.finish_run(run_id, ended, int(exc.exit_code), {"error": redact(str(exc))})
             raise
         except BaseException:
             state.finish_run(run_id, "interrupted", int(ExitCode.INTERRUPTED), {})
@@ -201,6 +205,9 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
                 _deliver(delivery, state, run_id, policy, force, dry_run)
                 deliveries.append(delivery)
     report.dry_run = dry_run
+    for target in plan.targets:
+        # The staging copies are gone after the run; the deliveries say where feeds went.
+        target.report.files = {}
     report.extra["deliveries"] = [d.to_dict() for d in deliveries]
     report.extra["messages"] = [_line(d) for d in deliveries]
     report.exit_code = _worst(d.error_code for d in deliveries)
@@ -221,7 +228,7 @@ def _deliver(delivery: Delivery, state: State, run_id: int, policy: GatePolicy, 
         return
     if delivery.gate.forced:
         log.warning("gate overridden by --force for %s -> %s", delivery.channel, delivery.key)
-    if _unchanged(last, delivery) and not force:
+    if _unchanged(last, delivery) and not force and not _interrupted_since(state, last, run_id):
         delivery.status = "unchanged"
         log.info("unchanged, not uploaded: %s -> %s", delivery.channel, delivery.key)
         return
@@ -253,6 +260,30 @@ def _publish(delivery: Delivery) -> None:
 
 def _unchanged(last: FeedRecord | None, delivery: Delivery) -> bool:
     return last is not None and last.sha256 == delivery.sha256
+
+
+def _interrupted_since(state: State, last: FeedRecord | None, run_id: int) -> bool:
+    """True when a run after ``last`` was killed: it may have replaced the live file and
+    died before recording it, so the state no longer proves the remote is unchanged."""
+    if last is None:
+        return False
+    later = [r for r in state.runs(max(run_id - last.run_id, 1)) if last.run_id < r.id < run_id]
+    if any(r.status == "interrupted" for r in later):
+        log.info("a run since run %d was interrupted: uploading again rather than trusting "
+                 "the recorded feed", last.run_id)
+        return True
+    return False
+
+
+def _remove_stale_staging(folder: Path) -> None:
+    """Remove staging folders that killed runs left; we hold the lock, so none is in use."""
+    try:
+        entries = [e for e in folder.iterdir() if e.is_dir() and not e.is_symlink()]
+    except OSError:
+        return
+    for entry in entries:
+        log.info("removing the staging folder of an interrupted run: %s", entry)
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 def _sha256(path: Path) -> str:
