@@ -1,0 +1,444 @@
+"""Every real shop export in ../shared/data, through its profile, into every channel.
+
+Each catalog file is built twice into every channel template that ships
+(``ChannelLibrary().available()``):
+
+- **as exported**: the only configuration is the shop's currency (none of these exports
+  except Medusa's and Saleor's carries one), and what Amazon cannot run without
+  (placeholder seller and marketplace ids, and a product-type table mapping everything to
+  Amazon's generic ``PRODUCT`` type);
+- **configured**: as a merchant would configure it after reading docs/profiles.md: a
+  ``link`` override per channel (no export holds the product page URL) and
+  ``defaults: {condition: new}`` (Amazon and TikTok require a condition, and most exports
+  have none). This pass shows what a missing link would otherwise hide.
+
+For both, the test asserts that nothing but a documented ``FeedsyncError`` escapes, that
+every rejected product is rejected for a reason named in ``EXPECTED`` below (a set of
+``code:field`` per file and channel, built by inspecting each case by hand: the comments
+say why each reason is a real fault of the data), and that the row problems and the number
+of products read are the ones each profile must give. A reason that turned out to be our
+rules rejecting valid data would be listed in ``FALSE_ERRORS`` and marked
+``xfail(strict=True)``; none was found.
+
+Amazon refuses to write a feed in which every product was rejected (``GateRefused``, exit
+5): then the rules' findings come from ``validate`` instead, and every product must have
+been rejected by them.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import feedsync
+from feedsync import profiles
+from feedsync.channels.loader import ChannelLibrary
+from feedsync.config import Config, parse_config
+from feedsync.errors import CatalogError, GateRefused
+from feedsync.model import Record
+from feedsync.report import RunReport
+from feedsync.sources import open_catalog
+from tests.helpers import shared_dir
+
+SHARED = shared_dir()
+DATA = SHARED / "data" if SHARED is not None else Path("/nonexistent")
+CHANNELS = sorted(ChannelLibrary().available())
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is not available"),
+]
+
+# --- files that are not catalogs (named, with the reason) -----------------------------
+# Each is checked for what it does instead: refused with a documented error, or read
+# without any profile claiming it.
+NOT_CATALOGS: dict[str, str] = {
+    "README.md": "the folder's description of the files",
+    "prestashop/categories_import.csv":
+        "PrestaShop's category tree (Category ID, Parent category, ...): no product fields; "
+        "no profile claims it, and as a plain catalog every row lacks id, title and price",
+}
+# Product data in formats feedsync has no reader for: refused with CatalogError (exit 3,
+# "not a Google product feed") before anything is written.
+REFUSED: dict[str, str] = {
+    "woocommerce/sample_products.xml":
+        "WordPress WXR export (wp:postmeta, PHP-serialized attributes, images as separate "
+        "attachment items): no WXR reader (docs/profiles.md, not covered)",
+    "prestashop/fixtures-fashion/data/product.xml":
+        "PrestaShop installer fixture (<entity_product>, values in XML attributes, text in "
+        "separate language files): not an export",
+    "prestashop/fixtures-fashion/data/product_attribute.xml":
+        "PrestaShop installer fixture of combinations (<entity_product_attribute>)",
+    "prestashop/fixtures-fashion/langs/en/data/product.xml":
+        "PrestaShop installer fixture: the English texts of the products, no prices",
+    "prestashop/fixtures-fashion/langs/fa/data/product.xml":
+        "PrestaShop installer fixture: the Persian texts of the products, no prices",
+    "prestashop/fixtures-fashion/langs/fr/data/product.xml":
+        "PrestaShop installer fixture: the French texts of the products, no prices",
+}
+
+# --- the reasons, as code:field ---------------------------------------------------------
+LINK = "missing-required:link"            # no export holds the product page URL
+IMAGE_REL = "bad-url:image_link"          # image path relative to the shop's media folder
+EXTRA_REL = "bad-url:additional_image_link"
+NO_IMAGE = "missing-required:image_link"  # the Magento sample-data fixtures have no images
+GTIN = "bad-gtin:gtin"                    # check digit fails (placeholder, Excel, fakes)
+COUPON = "gtin-coupon-range:gtin"         # a 12-digit barcode starting with 5: a coupon
+DUPLICATE = "duplicate-id:id"             # the same Reference on two combinations
+NO_AVAILABILITY = "missing-required:availability"
+NO_PRICE = "missing-required:price"
+ZERO_PRICE = "bad-money:price"            # a free download: price 0 is not a price
+NO_DESCRIPTION = "missing-required:description"
+TIKTOK_CONDITION = "missing-required:condition"
+AMAZON_CONDITION = "missing-required:condition_type"
+AMAZON_USED = "not-in-enum:condition_type"  # "used" without Amazon's grade (used_good, ...)
+AMAZON_GTIN = "bad-gtin:externally_assigned_product_identifier"
+AMAZON_IMAGE = "bad-url:main_product_image_locator"
+AMAZON_EXTRA = "bad-url:other_product_image_locator"
+AMAZON_NO_PRICE = "missing-required:purchasable_offer"
+AMAZON_ZERO_PRICE = "bad-money:purchasable_offer"
+
+
+# What the configured pass (link override, default condition) must remove.
+CONFIGURED_AWAY = {LINK, TIKTOK_CONDITION, AMAZON_CONDITION}
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What one catalog file must give: products read, row problems, and the rejection
+    reasons per channel in both passes (a channel left out has no rejection)."""
+
+    read: int
+    exported: dict[str, set[str]]
+    configured: dict[str, set[str]] = field(default_factory=dict)
+    problems: dict[str, int] = field(default_factory=dict)
+
+
+# Local inventory lists a product's store rows (store code, quantity, availability, price),
+# so only those fields can reject it there; its entries are given where it has any.
+LOCAL = "google_local_inventory"
+
+
+def every(*reasons: str, but: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
+    """The same reasons in every channel but local inventory, except where ``but`` says
+    otherwise."""
+    table = {name: set(reasons) for name in CHANNELS if name != LOCAL}
+    table.update(but or {})
+    return table
+
+
+# Which channels treat a missing link as an error: Google, Microsoft (Google's rules) and
+# Meta do; Pinterest and TikTok only warn ("missing-required-unconfirmed"); Amazon's
+# listings have no link.
+NEEDS_LINK = ("google", "microsoft", "meta")
+
+
+def with_link(table: dict[str, set[str]]) -> dict[str, set[str]]:
+    return {name: reasons | ({LINK} if name in NEEDS_LINK else set())
+            for name, reasons in table.items()}
+
+
+EXPECTED: dict[str, Expect] = {
+    # Real merchant feeds already in Google's / Meta's vocabulary: no profile, all valid.
+    "google-feed-pallmann-store/google-merchant-feed.xml": Expect(read=305, exported={}),
+    "google-feed-atomra-home-romania/google-merchant-feed.xml": Expect(read=7, exported={}),
+    "meta-catalog-landingmaj/facebook-catalog.csv": Expect(read=36, exported={}),
+    # Shopify Partners demo CSVs (2018 columns). No URL; no condition column.
+    "shopify-partners/apparel.csv": Expect(
+        read=22,  # 20 products, one with 3 sizes
+        exported=with_link(every(but={"tiktok": {TIKTOK_CONDITION},
+                                      "amazon": {AMAZON_CONDITION}}))),
+    "shopify-partners/home-and-garden.csv": Expect(
+        read=21,
+        exported=with_link(every(but={"tiktok": {TIKTOK_CONDITION},
+                                      "amazon": {AMAZON_CONDITION}}))),
+    "shopify-partners/jewelery.csv": Expect(
+        read=23,  # 41 rows: 23 variants, 18 image-only rows
+        exported=with_link(every(but={"tiktok": {TIKTOK_CONDITION},
+                                      "amazon": {AMAZON_CONDITION}}))),
+    # Shopify's sample template: 14 of 16 barcodes fail the check digit (made-up numbers),
+    # and 3 start with 5 (GS1's coupon range for 12-digit codes). Meta, Pinterest and
+    # TikTok only warn about a bad GTIN.
+    "shopify-template/product_template.csv": Expect(
+        read=16,  # 17 rows, one image-only
+        exported=with_link(every(but={"google": {GTIN, COUPON}, "microsoft": {GTIN, COUPON},
+                                      "amazon": {AMAZON_GTIN}})),
+        configured=every(but={"google": {GTIN, COUPON}, "microsoft": {GTIN, COUPON},
+                              "amazon": {AMAZON_GTIN}})),
+    # The same template after an Excel round-trip: every barcode became 3.65275E+11.
+    "shopify-template-excel-roundtrip/product_template.csv": Expect(
+        read=16,
+        exported=with_link(every(but={"google": {GTIN}, "microsoft": {GTIN},
+                                      "amazon": {AMAZON_GTIN}})),
+        configured=every(but={"google": {GTIN}, "microsoft": {GTIN},
+                              "amazon": {AMAZON_GTIN}})),
+    # WooCommerce sample data. Its one external product has a link (External URL); the
+    # grouped product and the variable parents are not products.
+    "woocommerce/sample_products.csv": Expect(
+        read=22, problems={"profile-not-a-product": 1},
+        exported=with_link(every(but={"tiktok": {TIKTOK_CONDITION},
+                                      "amazon": {AMAZON_CONDITION}}))),
+    # Two variable products listed without their variations, and a grouped product.
+    "woocommerce/experimental_sample_9_products.csv": Expect(
+        read=6, problems={"profile-not-a-product": 3},
+        exported=with_link(every(but={"tiktok": {TIKTOK_CONDITION},
+                                      "amazon": {AMAZON_CONDITION}}))),
+    # The Blouse has an empty Regular price (Pinterest only warns).
+    "woocommerce/experimental_fashion_sample_9_products.csv": Expect(
+        read=7, problems={"profile-not-a-product": 2},
+        exported=with_link(every(NO_PRICE, but={
+            "pinterest": set(), "tiktok": {TIKTOK_CONDITION, NO_PRICE},
+            "amazon": {AMAZON_CONDITION, AMAZON_NO_PRICE}})),
+        configured=every(NO_PRICE, but={"pinterest": set(), "amazon": {AMAZON_NO_PRICE}})),
+    # Magento's Luma catalog: images are paths inside the media folder (/m/h/mh01.jpg), so
+    # not URLs; 651 children have additional images, relative too. TikTok only warns.
+    "magento2-sample-data/products.csv": Expect(
+        read=1847,  # 147 configurables are parents, not products
+        exported=with_link(every(IMAGE_REL, EXTRA_REL, but={
+            "tiktok": {TIKTOK_CONDITION},
+            "amazon": {AMAZON_CONDITION, AMAZON_IMAGE, AMAZON_EXTRA}})),
+        configured=every(IMAGE_REL, EXTRA_REL, but={
+            "tiktok": set(), "amazon": {AMAZON_IMAGE, AMAZON_EXTRA}})),
+    # Magento's sample-data fixtures hold no image at all (Pinterest and TikTok warn).
+    "magento2-sample-data/products_gear_bags.csv": Expect(
+        read=14,
+        exported=with_link(every(NO_IMAGE, but={
+            "pinterest": set(), "tiktok": {TIKTOK_CONDITION}, "amazon": {AMAZON_CONDITION}})),
+        configured=every(NO_IMAGE, but={"pinterest": set(), "tiktok": set(),
+                                        "amazon": set()})),
+    # Downloads: no stock column, so no availability; one video costs 0.
+    "magento2-sample-data/products_training_video_download.csv": Expect(
+        read=6,
+        exported=with_link(every(NO_IMAGE, NO_AVAILABILITY, ZERO_PRICE, but={
+            "meta": {NO_IMAGE}, "pinterest": set(), LOCAL: {NO_AVAILABILITY, ZERO_PRICE},
+            "tiktok": {TIKTOK_CONDITION, NO_AVAILABILITY},
+            "amazon": {AMAZON_CONDITION, AMAZON_ZERO_PRICE}})),
+        configured=every(NO_IMAGE, NO_AVAILABILITY, ZERO_PRICE, but={
+            "meta": {NO_IMAGE}, "pinterest": set(), "tiktok": {NO_AVAILABILITY},
+            LOCAL: {NO_AVAILABILITY, ZERO_PRICE},
+            "amazon": {AMAZON_ZERO_PRICE}})),
+    # A bundle priced by its options: no price of its own.
+    "magento2-sample-data/yoga_bundle.csv": Expect(
+        read=1,
+        exported=with_link(every(NO_IMAGE, NO_PRICE, but={
+            "pinterest": set(), "tiktok": {TIKTOK_CONDITION, NO_PRICE},
+            "amazon": {AMAZON_CONDITION, AMAZON_NO_PRICE}})),
+        configured=every(NO_IMAGE, NO_PRICE, but={
+            "pinterest": set(), "tiktok": {NO_PRICE}, "amazon": {AMAZON_NO_PRICE}})),
+    # Medusa's exporter test fixtures: images are bare file names (test-image.png), and the
+    # export holds no stock level for variants whose inventory Medusa manages.
+    "medusa/exported-products-comma.csv": Expect(
+        read=3,
+        exported=with_link(every(IMAGE_REL, EXTRA_REL, NO_AVAILABILITY, but={
+            "meta": {IMAGE_REL, EXTRA_REL}, "pinterest": {IMAGE_REL, EXTRA_REL},
+            "tiktok": {TIKTOK_CONDITION, NO_AVAILABILITY}, LOCAL: {NO_AVAILABILITY},
+            "amazon": {AMAZON_CONDITION, AMAZON_IMAGE, AMAZON_EXTRA}})),
+        configured=every(IMAGE_REL, EXTRA_REL, NO_AVAILABILITY, but={
+            "meta": {IMAGE_REL, EXTRA_REL}, "pinterest": {IMAGE_REL, EXTRA_REL},
+            "tiktok": {NO_AVAILABILITY}, LOCAL: {NO_AVAILABILITY},
+            "amazon": {AMAZON_IMAGE, AMAZON_EXTRA}})),
+    # ... and the same data, semicolon-separated.
+    "medusa/exported-products-semicolon.csv": Expect(read=3, exported={}),
+    # PrestaShop's import samples: the EAN13 placeholder 1234567890123 fails the check
+    # digit; images on http://localhost are not reachable (Meta, Pinterest, Google reject;
+    # TikTok warns; Amazon's "used" needs a grade).
+    "prestashop/products_import.csv": Expect(
+        read=7,
+        exported=with_link(every(IMAGE_REL, EXTRA_REL, GTIN, but={
+            "meta": {IMAGE_REL, EXTRA_REL}, "pinterest": {IMAGE_REL, EXTRA_REL},
+            "tiktok": set(),
+            "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_EXTRA, AMAZON_USED}})),
+        configured=every(IMAGE_REL, EXTRA_REL, GTIN, but={
+            "meta": {IMAGE_REL, EXTRA_REL}, "pinterest": {IMAGE_REL, EXTRA_REL},
+            "tiktok": set(),
+            "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_EXTRA, AMAZON_USED}})),
+    # Combinations joined to products_import.csv beside them: 26 readable rows (the first
+    # has a stray trailing ";", a ragged row) + the 3 products without combinations. 19 of
+    # the combination EAN13s fail the check digit (leading zeros are kept, 7 pass), two
+    # combinations share a Reference, and the products' localhost images are inherited.
+    "prestashop/combinations_import.csv": Expect(
+        read=29, problems={"row-ragged": 1},
+        exported=with_link(every(IMAGE_REL, EXTRA_REL, GTIN, DUPLICATE, but={
+            "meta": {IMAGE_REL, EXTRA_REL, DUPLICATE},
+            "pinterest": {IMAGE_REL, EXTRA_REL, DUPLICATE},
+            "tiktok": {DUPLICATE}, LOCAL: {DUPLICATE},
+            "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_EXTRA, AMAZON_USED, DUPLICATE}})),
+        configured=every(IMAGE_REL, EXTRA_REL, GTIN, DUPLICATE, but={
+            "meta": {IMAGE_REL, EXTRA_REL, DUPLICATE},
+            "pinterest": {IMAGE_REL, EXTRA_REL, DUPLICATE},
+            "tiktok": {DUPLICATE}, LOCAL: {DUPLICATE},
+            "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_EXTRA, AMAZON_USED, DUPLICATE}})),
+    # thirty bees: the same data in the other dialect (one image URL per product).
+    "thirtybees/products_import.csv": Expect(
+        read=7,
+        exported=with_link(every(IMAGE_REL, GTIN, but={
+            "meta": {IMAGE_REL}, "pinterest": {IMAGE_REL}, "tiktok": set(),
+            "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_USED}})),
+        configured=every(IMAGE_REL, GTIN, but={
+            "meta": {IMAGE_REL}, "pinterest": {IMAGE_REL}, "tiktok": set(),
+            "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_USED}})),
+    "thirtybees/combinations_import.csv": Expect(
+        read=30,  # 27 combinations (no ragged row here) + 3 products without any
+        exported=with_link(every(IMAGE_REL, GTIN, DUPLICATE, but={
+            "meta": {IMAGE_REL, DUPLICATE}, "pinterest": {IMAGE_REL, DUPLICATE},
+            "tiktok": {DUPLICATE}, LOCAL: {DUPLICATE},
+            "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_USED, DUPLICATE}})),
+        configured=every(IMAGE_REL, GTIN, DUPLICATE, but={
+            "meta": {IMAGE_REL, DUPLICATE}, "pinterest": {IMAGE_REL, DUPLICATE},
+            "tiktok": {DUPLICATE}, LOCAL: {DUPLICATE},
+            "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_USED, DUPLICATE}})),
+    # Saleor's fixture: media paths are relative to Saleor's media URL (products/x.png);
+    # 9 products have neither an Editor.js description nor a plain-text one.
+    "saleor/populatedb_data.json": Expect(
+        read=73,
+        exported=with_link(every(IMAGE_REL, EXTRA_REL, NO_DESCRIPTION, but={
+            "pinterest": {IMAGE_REL, EXTRA_REL}, "tiktok": {TIKTOK_CONDITION, NO_DESCRIPTION},
+            "amazon": {AMAZON_CONDITION, AMAZON_IMAGE, AMAZON_EXTRA}})),
+        configured=every(IMAGE_REL, EXTRA_REL, NO_DESCRIPTION, but={
+            "pinterest": {IMAGE_REL, EXTRA_REL}, "tiktok": {NO_DESCRIPTION},
+            "amazon": {AMAZON_IMAGE, AMAZON_EXTRA}})),
+}
+EXPECTED["medusa/exported-products-semicolon.csv"] = EXPECTED["medusa/exported-products-comma.csv"]
+
+# Products that our rules reject although their data is valid: (file, channel, pass) ->
+# what is wrong with the rule. Each is run as xfail(strict=True). None found.
+FALSE_ERRORS: dict[tuple[str, str, str], str] = {}
+
+
+def catalog_files() -> Iterator[str]:
+    for path in sorted(DATA.rglob("*")):
+        if path.is_file():
+            yield path.relative_to(DATA).as_posix()
+
+
+def test_every_file_is_classified() -> None:
+    files = set(catalog_files())
+    classified = set(NOT_CATALOGS) | set(REFUSED) | set(EXPECTED)
+    assert files - classified == set(), "inspect the new file and add it to a table"
+    assert classified - files == set(), "a file named in a table is gone"
+
+
+def test_every_channel_has_expectations() -> None:
+    known = {"google", "google_local_inventory", "microsoft", "meta", "pinterest", "tiktok",
+             "amazon"}
+    assert set(CHANNELS) == known, "inspect the new channel's results and add them"
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_files_in_other_formats_are_refused(name: str, tmp_path: Path) -> None:
+    with pytest.raises(CatalogError) as caught:
+        feedsync.build(DATA / name, [c for c in CHANNELS if c != "amazon"], tmp_path / "out",
+                       make_config(tmp_path, configured=False))
+    assert caught.value.file == str(DATA / name)
+    assert not list((tmp_path / "out").glob("*.xml"))  # nothing was written
+
+
+def test_the_category_file_is_no_product_list() -> None:
+    rows = [r for r in open_catalog(DATA / "prestashop/categories_import.csv").records()
+            if isinstance(r, Record)]
+    assert len(rows) == 3 and profiles.detect(rows[0].data) is None
+    assert "Category ID" in rows[0].data and "Price tax excluded" not in rows[0].data
+
+
+def make_config(tmp_path: Path, configured: bool, catalog: Path | None = None) -> Config:
+    """The walk's config. Channels that cannot run without settings get placeholders:
+    Amazon its seller and marketplace ids and a product-type table (everything is Amazon's
+    generic PRODUCT type); local inventory a store stock file with one store holding every
+    product of ``catalog`` (its quantity left to the catalog)."""
+    types = tmp_path / "amazon_product_types.csv"
+    types.write_text("key,amazon_product_type\n*,PRODUCT\n", encoding="utf-8")
+    library = ChannelLibrary()
+    channels: dict[str, Any] = {}
+    for name in CHANNELS:
+        channels[name] = {}
+        if name == "amazon":
+            channels[name]["options"] = {"listings": {
+                "seller_id": "A1PLACEHOLDER0", "marketplace_id": "ATVPDKIKX0DER",
+                "language_tag": "en_US", "product_types_file": str(types)}}
+        if library.load(name).fan_out == "stock":
+            channels[name]["stock"] = {"path": str(store_stock(tmp_path, catalog))}
+        if configured and "link" in library.load(name).fields:
+            channels[name]["overrides"] = {"link": "'https://shop.example.com/p/' ~ product.id"}
+    defaults = {"currency": "USD"}
+    if configured:
+        defaults["condition"] = "new"
+    return parse_config({"defaults": defaults, "channels": channels})
+
+
+def store_stock(tmp_path: Path, catalog: Path | None) -> Path:
+    """A store stock file: store STORE-1 holds every product id of ``catalog`` once."""
+    path = tmp_path / "stores.csv"
+    ids: dict[str, None] = {}
+    if catalog is not None:
+        for item in profiles.apply(open_catalog(catalog).records()):
+            if isinstance(item, Record) and item.data.get("id"):
+                ids.setdefault(item.data["id"], None)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["store_code", "id", "quantity"])
+        for product_id in ids or {"NO-PRODUCT": None}:
+            writer.writerow(["STORE-1", product_id, ""])
+    return path
+
+
+@dataclass
+class Outcome:
+    read: int
+    problems: dict[str, int]
+    written: dict[str, int]
+    rejected: dict[str, int]
+    reasons: dict[str, set[str]]
+
+
+def walk(name: str, tmp_path: Path, configured: bool) -> Outcome:
+    """Build ``name`` into every channel (Amazon on its own: its gate can stop a run)."""
+    config = make_config(tmp_path, configured, DATA / name)
+    others = [c for c in CHANNELS if c != "amazon"]
+    report = feedsync.build(DATA / name, others, tmp_path / "out", config)
+    outcome = Outcome(report.products_read, dict(report.problems), {}, {}, {})
+    collect(outcome, report)
+    if "amazon" in CHANNELS:
+        try:
+            amazon = feedsync.build(DATA / name, ["amazon"], tmp_path / "amazon", config)
+        except GateRefused:
+            # Every product was rejected: the rules say why (validate runs no writer).
+            amazon = feedsync.validate(DATA / name, ["amazon"], config=config)
+            assert amazon.channels[0].rejected == amazon.products_read
+        collect(outcome, amazon)
+    return outcome
+
+
+def collect(outcome: Outcome, report: RunReport) -> None:
+    for channel in report.channels:
+        outcome.written[channel.target] = channel.written
+        outcome.rejected[channel.target] = channel.rejected
+        outcome.reasons[channel.target] = {
+            f"{c.code}:{c.field}" for c in channel.codes.values() if c.severity == "error"}
+        assert channel.written + channel.rejected + channel.filtered == report.products_read
+
+
+def cases() -> Iterator[Any]:
+    for name in sorted(EXPECTED):
+        for which in ("exported", "configured"):
+            marks = [pytest.mark.xfail(strict=True, reason=FALSE_ERRORS[(name, c, which)])
+                     for c in CHANNELS if (name, c, which) in FALSE_ERRORS]
+            yield pytest.param(name, which, marks=marks, id=f"{name}-{which}")
+
+
+@pytest.mark.parametrize(("name", "which"), cases())
+def test_rejections_are_the_data_faults_named(name: str, which: str, tmp_path: Path) -> None:
+    expect = EXPECTED[name]
+    outcome = walk(name, tmp_path, configured=which == "configured")
+    assert outcome.read == expect.read
+    assert outcome.problems == expect.problems
+    table = expect.exported if which == "exported" else (
+        expect.configured or {c: r - CONFIGURED_AWAY for c, r in expect.exported.items()})
+    wanted = {c: table.get(c, set()) for c in CHANNELS}
+    assert outcome.reasons == wanted
+    for channel in CHANNELS:  # a channel with no reason rejects nothing
+        assert (outcome.rejected[channel] == 0) == (not wanted[channel]), channel
+
