@@ -239,9 +239,7 @@ def _apply_reserve(verdict: Verdict, reserve: Reserve) -> None:
 
 
 def _copy(product: Product) -> Product:
-    clone = Product(product)
-    clone.file, clone.line = product.file, product.line
-    return clone
+    return product.clone()
 
 
 def _predicate(expression: str | None, where: str) -> Callable[..., bool] | None:

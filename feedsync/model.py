@@ -49,13 +49,21 @@ class Product(dict[str, str]):
     compiled fast path (``product["title"]``) equally cheap.
     """
 
-    __slots__ = ("file", "line")
+    __slots__ = ("file", "line", "clean")
 
     file: str
     line: int
+    clean: bool  # no value holds a character XML cannot carry (checked once, when read)
 
     def __missing__(self, key: str) -> str:
         return ""
+
+    def clone(self) -> Product:
+        """A copy to change for one channel, keeping the origin."""
+        copy = Product(self)
+        copy.file, copy.line = self.file, self.line
+        copy.clean = getattr(self, "clean", False)
+        return copy
 
     @classmethod
     def from_record(cls, record: Record) -> Product:

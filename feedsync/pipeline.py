@@ -20,7 +20,7 @@ from typing import Any
 from feedsync import parallel, profiles
 from feedsync.channels.compiler import Data
 from feedsync.channels.loader import ChannelLibrary, ChannelSpec
-from feedsync.channels.program import CompiledChannel
+from feedsync.channels.program import XML_ILLEGAL, CompiledChannel
 from feedsync.config import ChannelConfig, Config, check_file_name
 from feedsync.controls import CatalogControls, TargetControls
 from feedsync.errors import (
@@ -184,9 +184,10 @@ def store_views(target: Target, product: Product) -> list[Product]:
     assert target.stock is not None
     views = []
     for row in target.stock.rows_for(product["id"]):
-        view = Product(product)
-        view.update({k: v for k, v in row.items() if v != ""})
-        view.file, view.line = product.file, product.line
+        view = product.clone()
+        values = {k: v for k, v in row.items() if v != ""}
+        view.update(values)
+        view.clean = view.clean and not XML_ILLEGAL.search("".join(values.values()))
         views.append(view)
     return views
 
@@ -266,6 +267,7 @@ class Run:
         self.report = RunReport(command=command, catalog=str(catalog))
         self.report.channels = [t.report for t in targets]
         self.defaults = Data(config.defaults)
+        self._defaults_clean = not XML_ILLEGAL.search("".join(self.defaults.values()))
         self.controls = CatalogControls(config)
         self._catalog_log: IssueLog = IssueLog(None)
         self._catalog_log_file: AtomicFile | None = None
@@ -412,6 +414,10 @@ class Run:
         for key, value in self.defaults.items():
             if not product.get(key):
                 product[key] = value
+        # One scan per product, shared by every channel: nearly every product is clean,
+        # and then no channel needs to look for characters XML cannot carry.
+        product.clean = self._defaults_clean and not XML_ILLEGAL.search(
+            "".join(product.values()))
         return product
 
     def bind_columns(self, product: Product) -> None:

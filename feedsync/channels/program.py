@@ -15,6 +15,7 @@ from typing import Any
 from feedsync.channels.compiler import (
     Data,
     ExpressionCompiler,
+    _Tables,
     build_function,
     make_environment,
 )
@@ -26,7 +27,8 @@ from feedsync.rules.checks import CHECKS, Test
 # XML 1.0 cannot carry C0 controls (but tab, LF, CR), lone surrogates, U+FFFE/U+FFFF;
 # lxml refuses them with a ValueError (reliability.md finding 8). They are cleaned here,
 # for every format, and reported.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_XML_ILLEGAL = XML_ILLEGAL
 _XML_CLEAN_SOURCE = "https://www.w3.org/TR/xml/#charsets"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_ANYWHERE = re.compile(r"(?:^|\n)[=+\-@\t\r]")
@@ -76,6 +78,7 @@ class CompiledChannel:
         self.fast_fields: dict[str, bool] = {}
         self._map = self._compile_map(compiler)
         self._tests = self._compile_tests()
+        self._run_tests = self._generate_tests()
         self._item_checks, self._check_fn = self._compile_checks(compiler)
         self._lint_formulas = lint_formulas
 
@@ -115,6 +118,40 @@ class CompiledChannel:
                     message=rule.message, required=rule.check == "required"))
         return tests
 
+    def _generate_tests(self) -> Callable[[dict[str, Any]], list[tuple[int, str, Any]]]:
+        """One function running every field test, in declaration order.
+
+        Generated so the per-product path is straight-line code: empty values skip to the
+        next field at once (only ``required`` fails on them), and no per-test attribute
+        lookups are left. It returns ``(test index, reason, value)`` for each failure.
+        """
+        tables = _Tables()
+        lines = ["def run_tests(item):", "    failed = []"]
+        by_field: dict[str, list[tuple[int, _FieldTest]]] = {}
+        for index, test in enumerate(self._tests):
+            by_field.setdefault(test.field, []).append((index, test))
+        for name, tests in by_field.items():
+            multi = self.spec.fields[name].multi
+            lines.append(f"    v = item[{tables.const(name)}]")
+            lines.append("    if v:")
+            for index, test in tests:
+                call = tables.func(test.test)
+                if test.per_value and multi:
+                    lines += ["        for one in v:",
+                              f"            r = {call}(one) if one else None",
+                              "            if r:",
+                              f"                failed.append(({index}, r, one))",
+                              "                break"]
+                else:
+                    lines += [f"        r = {call}(v)",
+                              f"        if r: failed.append(({index}, r, v))"]
+            required = [i for i, t in tests if t.required]
+            lines.append("    else:")
+            lines += [f"        failed.append(({i}, 'is required but empty', v))" for i in required]
+            lines.append("        pass")
+        lines.append("    return failed")
+        return build_function("run_tests", "\n".join(lines), tables, self.name)
+
     def _compile_checks(
         self, compiler: ExpressionCompiler
     ) -> tuple[list[_ItemCheck], Callable[..., tuple[Any, ...]]]:
@@ -145,23 +182,11 @@ class CompiledChannel:
                  channel: Data) -> list[Issue]:
         """Findings for one mapped item. Illegal characters are cleaned in place."""
         issues: list[Issue] = []
-        self._clean_text(item, product, issues)
-        for t in self._tests:
-            value = item[t.field]
-            if not value:
-                if t.required:
-                    issues.append(self._issue(t, "is required but empty", product, value))
-                continue
-            if t.per_value and isinstance(value, list):
-                for one in value:
-                    reason = t.test(one) if one else None
-                    if reason:
-                        issues.append(self._issue(t, reason, product, one))
-                        break
-            else:
-                reason = t.test(value)
-                if reason:
-                    issues.append(self._issue(t, reason, product, value))
+        if not getattr(product, "clean", False) or self._lint_formulas:
+            self._clean_text(item, product, issues)
+        tests = self._tests
+        for index, reason, value in self._run_tests(item):
+            issues.append(self._issue(tests[index], reason, product, value))
         if self._item_checks:
             verdicts = self._check_fn(product, target, defaults, channel, Data(item))
             for check, verdict in zip(self._item_checks, verdicts, strict=True):

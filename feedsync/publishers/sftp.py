@@ -27,6 +27,7 @@ Retries restart from byte 0 under a new temp name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import hashlib
 import time
@@ -131,6 +132,10 @@ class SftpPublisher:
         self.key_file = opt_path(options, "key_file")
         self.passphrase = secret_from(options, "key_passphrase")
         self._client_keys: list[asyncssh.SSHKey] | None = None
+        self._live: set[asyncssh.SSHClientConnection] = set()
+        # Now, not at publish time: a key that cannot be read or decrypted is a config
+        # error that `push` must report before it builds or publishes anything.
+        self._load_client_keys()
 
     # --- public -----------------------------------------------------------------------------
 
@@ -201,7 +206,11 @@ class SftpPublisher:
         try:
             with asyncio.Runner() as runner:
                 runner.get_loop().set_exception_handler(_quiet_exception_handler)
-                return runner.run(bounded())
+                try:
+                    return runner.run(bounded())
+                except BaseException:
+                    self._drop_connections(runner.get_loop())
+                    raise
         except (FeedsyncError, _AmbiguousRename):
             raise
         except asyncssh.PermissionDenied as exc:
@@ -210,6 +219,17 @@ class SftpPublisher:
             fatal(f"server refused {self.dest.display()}: {describe(exc)}", exc)
         except _LOST as exc:
             retryable(f"publish to {self.dest.display()} failed: {describe(exc)}", exc)
+
+    def _drop_connections(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Interrupted inside the event loop (SIGTERM): abort our connections and let the
+        tasks see it *before* the runner cancels them. A cancelled SFTP reader task would
+        leave the close of a remote file waiting forever on a stalled peer."""
+        if not self._live:
+            return
+        for conn in list(self._live):
+            conn.abort()
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(asyncio.wait(asyncio.all_tasks(loop), timeout=5))
 
     async def _io(self, awaitable: Awaitable[T]) -> T:
         return await asyncio.wait_for(awaitable, self.limits.timeout)
@@ -274,10 +294,11 @@ class SftpPublisher:
         self, work: Callable[[asyncssh.SFTPClient], Awaitable[T]]
     ) -> T:
         conn = await self._connect()
+        self._live.add(conn)
         try:
             sftp = await self._io(conn.start_sftp_client())
             try:
-                return await work(sftp)
+                return await self._abort_if_cancelled(conn, work(sftp))
             finally:
                 sftp.exit()
         finally:
@@ -286,6 +307,23 @@ class SftpPublisher:
                 await asyncio.wait_for(conn.wait_closed(), self.limits.timeout)
             except (TimeoutError, asyncssh.Error, OSError):
                 log.debug("connection to %s did not close cleanly", self.target.host)
+            self._live.discard(conn)
+
+    @staticmethod
+    async def _abort_if_cancelled(conn: asyncssh.SSHClientConnection,
+                                  work: Awaitable[T]) -> T:
+        """Run ``work``; when cancelled (SIGINT: asyncio.Runner cancels the main task),
+        drop the connection *first*, so that closing the remote file does not wait forever
+        on a stalled peer and the signal ends the run promptly."""
+        task = asyncio.ensure_future(work)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            conn.abort()
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            raise
 
     # --- one attempt ------------------------------------------------------------------------
 

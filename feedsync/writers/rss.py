@@ -37,13 +37,17 @@ def escape_text(text: str) -> str:
         text = text.replace(">", "&gt;")
     if "\r" in text:
         text = text.replace("\r", "&#13;")
-    if _XML_ILLEGAL.search(text):
-        text = _XML_ILLEGAL.sub("", text)
     return text
 
 
+def _drop_illegal(text: str) -> str:
+    """The safety net: one scan of a whole serialised item for what XML cannot carry."""
+    return _XML_ILLEGAL.sub("", text) if _XML_ILLEGAL.search(text) else text
+
+
 def escape_attribute(text: str) -> str:
-    return escape_text(text).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")
+    text = _drop_illegal(escape_text(text))
+    return text.replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")
 
 
 def _check_name(name: str) -> str:
@@ -74,7 +78,7 @@ class RssWriter:
                 f'<rss version="2.0" xmlns:{self.prefix}="{escape_attribute(self.namespace)}">\n',
                 "<channel>\n"]
         head += [f"<{k}>{escape_text(v)}</{k}>\n" for k, v in self.channel_meta.items()]
-        handle.write("".join(head).encode("utf-8"))
+        handle.write(_drop_illegal("".join(head)).encode("utf-8"))
 
     def write(self, item: Mapping[str, Any]) -> None:
         assert self._handle is not None
@@ -105,7 +109,7 @@ class RssWriter:
             else:
                 add(f"<{tag}>{escape_text(value)}</{tag}>")
         add(f"</{self.item_tag}>\n")
-        return "".join(parts).encode("utf-8")
+        return _drop_illegal("".join(parts)).encode("utf-8")
 
     def finish(self) -> None:
         assert self._handle is not None
