@@ -189,6 +189,7 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
     report = Run(plan.config, plan.catalog, plan.targets, plan.staging, True, "push",
                  progress, require_products=False).execute()
     log.info("built %d products into %d channel(s)", report.products_read, len(plan.targets))
+    _keep_issue_logs(plan, report, run_id, max(plan.config.keep_feeds, 1))
     deliveries = []
     for target in plan.targets:
         policy = GatePolicy.from_mapping({**plan.config.gate, **target.config.gate},
@@ -273,6 +274,30 @@ def _interrupted_since(state: State, last: FeedRecord | None, run_id: int) -> bo
                  "the recorded feed", last.run_id)
         return True
     return False
+
+
+def _keep_issue_logs(plan: PushPlan, report: RunReport, run_id: int, keep: int) -> None:
+    """Move the run's issue logs out of staging to ``<state>/logs/<run>/``; keep ``keep``.
+
+    The staging folder is removed after every run, and "why was my product not sent?"
+    must still have an answer the next morning.
+    """
+    logs = plan.state_dir / "logs"
+    folder = logs / str(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    for target in plan.targets:
+        if target.report.issue_log:
+            kept = folder / Path(target.report.issue_log).name
+            shutil.move(target.report.issue_log, kept)
+            target.report.issue_log = str(kept)
+    if report.catalog_log:
+        kept = folder / Path(report.catalog_log).name
+        shutil.move(report.catalog_log, kept)
+        report.catalog_log = str(kept)
+    runs = sorted((p for p in logs.iterdir() if p.is_dir() and p.name.isdigit()),
+                  key=lambda p: int(p.name))
+    for old in runs[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _remove_stale_staging(folder: Path) -> None:
