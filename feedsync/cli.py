@@ -218,7 +218,7 @@ def channels(config: ConfigOpt = None, as_json: JsonOpt = False) -> int:
     table = Table("channel", "title", "outputs", "docs", box=None)
     for row in rows:
         table.add_row(row["name"], row["title"], ", ".join(row["outputs"]), row["docs"])
-    Console(highlight=False).print(table)
+    _console().print(table)
     return 0
 
 
@@ -324,7 +324,7 @@ def history(config: ConfigOpt = None, state: StateOpt = None,
         table.add_row(str(row["id"]), str(row["started_at"]), str(row["command"]),
                       str(row["status"]), str(row["exit_code"]),
                       str(summary.get("products", "")))
-    Console(highlight=False).print(table)
+    _console().print(table)
     return 0
 
 
