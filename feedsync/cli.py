@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,7 +78,8 @@ def handle_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         as_json = bool(kwargs.get("as_json", False))
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous = signal.signal(signal.SIGTERM, _on_signal)
+        previous_int = signal.signal(signal.SIGINT, _on_signal)
         try:
             code = command(*args, **kwargs)
         except FeedsyncError as exc:
@@ -95,16 +97,42 @@ def handle_errors(command: F) -> F:
             raise _internal(exc) from exc
         finally:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
         raise typer.Exit(int(code or 0))
 
     return wrapper  # type: ignore[return-value]
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+GRACE_SECONDS = 10.0
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    """Stop cleanly: the exception unwinds through every ``finally`` (temp files, lock).
+
+    A watchdog then gives the clean-up ``GRACE_SECONDS``: a peer that stopped answering
+    must not keep a cron job alive. Past that the process exits with the same code; the
+    kernel frees the lock, and the next run removes the temp files of a dead process.
+    """
+    code = ExitCode.INTERRUPTED if signum == signal.SIGINT else ExitCode.TERMINATED
+    _start_watchdog(int(code))
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     error = Interrupted("terminated (SIGTERM); temporary files removed, previous feeds "
                         "unchanged")
     error.exit_code = ExitCode.TERMINATED
     raise error
+
+
+def _start_watchdog(code: int) -> None:
+    def expire() -> None:
+        sys.stderr.write(f"Error: clean-up after the signal took over {GRACE_SECONDS:g} s; "
+                         "stopping now (previous feeds unchanged)\n")
+        sys.stderr.flush()
+        os._exit(code)
+
+    timer = threading.Timer(GRACE_SECONDS, expire)
+    timer.daemon = True
+    timer.start()
 
 
 def _internal(exc: Exception) -> typer.Exit:
