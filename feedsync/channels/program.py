@@ -30,8 +30,7 @@ from feedsync.rules.checks import CHECKS, Test
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _XML_ILLEGAL = XML_ILLEGAL
 _XML_CLEAN_SOURCE = "https://www.w3.org/TR/xml/#charsets"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_ANYWHERE = re.compile(r"(?:^|\n)[=+\-@\t\r]")
+_FORMULA_CHARS = frozenset("=+-@\t\r")
 _FORMULA_SOURCE = "https://owasp.org/www-community/attacks/CSV_Injection"
 
 
@@ -182,8 +181,7 @@ class CompiledChannel:
                  channel: Data) -> list[Issue]:
         """Findings for one mapped item. Illegal characters are cleaned in place."""
         issues: list[Issue] = []
-        if not getattr(product, "clean", False) or self._lint_formulas:
-            self._clean_text(item, product, issues)
+        self._clean_text(item, product, issues)
         tests = self._tests
         for index, reason, value in self._run_tests(item):
             issues.append(self._issue(tests[index], reason, product, value))
@@ -230,19 +228,22 @@ class CompiledChannel:
                      field=t.field, value=_short(value), source=t.source)
 
     def _clean_text(self, item: dict[str, Any], product: Product, issues: list[Issue]) -> None:
-        # One scan of all the text first: nearly every item is clean.
-        values = item.values()
-        joined = "\n".join(v if isinstance(v, str) else "\n".join(v) for v in values)
-        if not _XML_ILLEGAL.search(joined) and not (
-                self._lint_formulas and _FORMULA_ANYWHERE.search(joined)):
-            return
+        if not getattr(product, "clean", False):
+            self._drop_illegal(item, product, issues)
+        if self._lint_formulas:
+            for name, value in item.items():
+                # A multi-valued cell starts with its first value.
+                first = value if type(value) is str else (value[0] if value else "")
+                if first and first[0] in _FORMULA_CHARS:
+                    issues.append(self._formula(name, first, product))
+
+    def _drop_illegal(self, item: dict[str, Any], product: Product,
+                      issues: list[Issue]) -> None:
         for name, value in item.items():
             if isinstance(value, str):
                 if _XML_ILLEGAL.search(value):
                     item[name] = _XML_ILLEGAL.sub("", value)
                     issues.append(self._cleaned(name, value, product))
-                if self._lint_formulas and value.startswith(_FORMULA_START):
-                    issues.append(self._formula(name, value, product))
             elif value:
                 for i, one in enumerate(value):
                     if _XML_ILLEGAL.search(one):
