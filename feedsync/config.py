@@ -28,7 +28,7 @@ _CHANNEL_KEYS = {"template", "outputs", "files", "target", "options", "destinati
                  "overrides", "include", "exclude", "reserve", "stock"}
 _STOCK_KEYS = {"path", "key", "store"}
 _TARGET_KEYS = {"country", "currency", "language"}
-_FORMATS = ("auto", "csv", "tsv", "json", "jsonl", "google-xml")
+_FORMATS = ("auto", "csv", "tsv", "json", "jsonl", "google-xml", "wxr", "prestashop-xml")
 # Keys whose value would be a secret. Their *_env / *_file forms are the only way in.
 _SECRET_KEY = re.compile(
     r"^(password|passphrase|secret|token|api_key|apikey|client_secret|refresh_token|"

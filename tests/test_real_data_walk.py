@@ -62,23 +62,15 @@ NOT_CATALOGS: dict[str, str] = {
         "PrestaShop's category tree (Category ID, Parent category, ...): no product fields; "
         "no profile claims it, and as a plain catalog every row lacks id, title and price",
 }
-# Product data in formats feedsync has no reader for: refused with CatalogError (exit 3,
-# "not a Google product feed") before anything is written.
+# Files that are no catalog on their own: refused with CatalogError (exit 3) before
+# anything is written. The prestashop-xml reader refuses a fixture's language files (their
+# tip says to read data/product.xml, which joins the English texts).
+LANGUAGE_FILE = ("PrestaShop installer fixture language file: the {} texts of the products, "
+                 "no prices; read data/product.xml instead (prestashop-xml joins langs/en)")
 REFUSED: dict[str, str] = {
-    "woocommerce/sample_products.xml":
-        "WordPress WXR export (wp:postmeta, PHP-serialized attributes, images as separate "
-        "attachment items): no WXR reader (docs/profiles.md, not covered)",
-    "prestashop/fixtures-fashion/data/product.xml":
-        "PrestaShop installer fixture (<entity_product>, values in XML attributes, text in "
-        "separate language files): not an export",
-    "prestashop/fixtures-fashion/data/product_attribute.xml":
-        "PrestaShop installer fixture of combinations (<entity_product_attribute>)",
-    "prestashop/fixtures-fashion/langs/en/data/product.xml":
-        "PrestaShop installer fixture: the English texts of the products, no prices",
-    "prestashop/fixtures-fashion/langs/fa/data/product.xml":
-        "PrestaShop installer fixture: the Persian texts of the products, no prices",
-    "prestashop/fixtures-fashion/langs/fr/data/product.xml":
-        "PrestaShop installer fixture: the French texts of the products, no prices",
+    "prestashop/fixtures-fashion/langs/en/data/product.xml": LANGUAGE_FILE.format("English"),
+    "prestashop/fixtures-fashion/langs/fa/data/product.xml": LANGUAGE_FILE.format("Persian"),
+    "prestashop/fixtures-fashion/langs/fr/data/product.xml": LANGUAGE_FILE.format("French"),
 }
 
 # --- the reasons, as code:field ---------------------------------------------------------
@@ -229,6 +221,35 @@ EXPECTED: dict[str, Expect] = {
             "amazon": {AMAZON_CONDITION, AMAZON_NO_PRICE}})),
         configured=every(NO_IMAGE, NO_PRICE, but={
             "pinterest": set(), "tiktok": {NO_PRICE}, "amazon": {AMAZON_NO_PRICE}})),
+    # The same WooCommerce sample data as a WordPress export (wxr reader): the 7 variations
+    # are products, their 2 variable parents are not, the grouped product is reported. Every
+    # item carries its product page <link> (variations: ?attribute_pa_color=...), so only
+    # the missing condition remains, as in the CSV.
+    "woocommerce/sample_products.xml": Expect(
+        read=22, problems={"profile-not-a-product": 1},
+        exported=every(but={"tiktok": {TIKTOK_CONDITION}, "amazon": {AMAZON_CONDITION}})),
+    # PrestaShop's installer fixtures (prestashop-xml reader; texts joined from langs/en).
+    # Images are files of the installer (img/), not in the XML, and there is no URL:
+    # Google, Microsoft and Meta reject both (Pinterest and TikTok only warn). Condition
+    # is "new" on every row, so Amazon and TikTok accept them.
+    "prestashop/fixtures-fashion/data/product.xml": Expect(
+        read=19,
+        exported=with_link(every(but={"google": {NO_IMAGE}, "microsoft": {NO_IMAGE},
+                                      "meta": {NO_IMAGE}, "pinterest": set(),
+                                      "tiktok": set(), "amazon": set()})),
+        configured=every(but={"google": {NO_IMAGE}, "microsoft": {NO_IMAGE},
+                              "meta": {NO_IMAGE}, "pinterest": set(), "tiktok": set(),
+                              "amazon": set()})),
+    # Its 39 combinations, joined with product.xml beside them (price + impact): the same
+    # missing images and links.
+    "prestashop/fixtures-fashion/data/product_attribute.xml": Expect(
+        read=39,
+        exported=with_link(every(but={"google": {NO_IMAGE}, "microsoft": {NO_IMAGE},
+                                      "meta": {NO_IMAGE}, "pinterest": set(),
+                                      "tiktok": set(), "amazon": set()})),
+        configured=every(but={"google": {NO_IMAGE}, "microsoft": {NO_IMAGE},
+                              "meta": {NO_IMAGE}, "pinterest": set(), "tiktok": set(),
+                              "amazon": set()})),
     # Medusa's exporter test fixtures: images are bare file names (test-image.png), and the
     # export holds no stock level for variants whose inventory Medusa manages.
     "medusa/exported-products-comma.csv": Expect(
@@ -334,6 +355,7 @@ def test_files_in_other_formats_are_refused(name: str, tmp_path: Path) -> None:
         feedsync.build(DATA / name, [c for c in CHANNELS if c != "amazon"], tmp_path / "out",
                        make_config(tmp_path, configured=False))
     assert caught.value.file == str(DATA / name)
+    assert "data/product.xml" in (caught.value.tip or "")  # what to read instead
     assert not list((tmp_path / "out").glob("*.xml"))  # nothing was written
 
 

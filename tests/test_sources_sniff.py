@@ -102,7 +102,7 @@ def test_an_explicit_format_skips_the_content_check(tmp_path: Path) -> None:
 
 
 def test_every_format_in_the_registry_is_a_reader() -> None:
-    assert set(FORMATS) == {"csv", "tsv", "json", "jsonl", "google-xml"}
+    assert set(FORMATS) == {"csv", "tsv", "json", "jsonl", "google-xml", "wxr", "prestashop-xml"}
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,10 @@ Example::
 Row problem codes: ``row-ragged``, ``row-undecodable``, ``row-unterminated-quote``,
 ``row-field-too-large``, ``row-malformed`` (CSV/TSV); ``row-not-object`` (JSON, JSONL);
 ``row-bad-json`` (JSONL). Each reader's module docstring says when it emits them.
+
+Two XML readers map a shop's own export onto canonical attributes themselves (so no
+profile applies): ``wxr`` (WooCommerce's WordPress export) and ``prestashop-xml``
+(PrestaShop's installer fixtures). They may report ``profile-not-a-product``.
 """
 
 from __future__ import annotations
@@ -80,3 +84,12 @@ def open_catalog(path: Path | str, options: SourceOptions = SourceOptions()) -> 
     """
     found = probe(Path(path), options)
     return FORMATS[found.format](found)
+
+
+# The shop-XML readers use the profiles' mapping helpers, and feedsync.profiles imports
+# this package (open_catalog): so they are imported once open_catalog exists.
+from feedsync.sources.prestashop_xml_source import PrestashopXmlSource  # noqa: E402
+from feedsync.sources.wxr_source import WxrSource  # noqa: E402
+
+FORMATS["wxr"] = WxrSource
+FORMATS["prestashop-xml"] = PrestashopXmlSource

@@ -16,8 +16,9 @@ from typing import BinaryIO, Literal, Protocol
 from feedsync.errors import CatalogError
 from feedsync.model import Record, RowProblem
 
-FormatName = Literal["csv", "tsv", "json", "jsonl", "google-xml"]
-FormatOption = Literal["auto", "csv", "tsv", "json", "jsonl", "google-xml"]
+FormatName = Literal["csv", "tsv", "json", "jsonl", "google-xml", "wxr", "prestashop-xml"]
+FormatOption = Literal["auto", "csv", "tsv", "json", "jsonl", "google-xml", "wxr",
+                       "prestashop-xml"]
 Item = Record | RowProblem
 
 

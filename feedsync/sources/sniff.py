@@ -8,6 +8,10 @@ The format comes from the extension (``.csv .tsv .tab .txt .json .jsonl .ndjson 
 - a ``.json`` file whose first line is a whole object followed by another object line is
   JSON Lines (BigQuery and many APIs export NDJSON as ``.json``);
 - a ``.jsonl`` file that starts with ``[`` is a JSON array;
+- XML is told apart by its root element: ``<entity_product>`` or
+  ``<entity_product_attribute>`` is a PrestaShop installer fixture (``prestashop-xml``), an
+  ``<rss>`` declaring ``http://wordpress.org/export/<version>/`` a WordPress export
+  (``wxr``), anything else a Google feed (``google-xml``);
 - anything else unknown is delimited text: tab-separated if the header line has more tabs
   than ``,`` ``;`` or ``|``, otherwise CSV.
 
@@ -31,7 +35,8 @@ from feedsync.sources.base import FormatName, Probe, SourceOptions
 HEAD_BYTES = 64 * 1024
 DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE_ROWS = 50
-FORMAT_NAMES: tuple[FormatName, ...] = ("csv", "tsv", "json", "jsonl", "google-xml")
+FORMAT_NAMES: tuple[FormatName, ...] = ("csv", "tsv", "json", "jsonl", "google-xml", "wxr",
+                                       "prestashop-xml")
 
 EXTENSIONS: dict[str, FormatName | None] = {
     ".csv": "csv",
@@ -69,6 +74,10 @@ _CONTROL_BYTES = bytes([*range(0, 9), *range(14, 27), *range(28, 32), 127])
 _KEEP_TEXT = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
 _JSON_ARRAY_START = re.compile(r"\[\s*(?:[\[{\]\"]|$)")
 _JSON_OBJECT_START = re.compile(r"\{\s*(?:[\"}]|$)")
+_XML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
+_XML_ROOT = re.compile(r"<(?![?!])([A-Za-z_][\w.\-]*(?::[\w.\-]+)?)")
+_WP_EXPORT_NS = re.compile(
+    r"""xmlns(?::[\w.\-]+)?\s*=\s*["']https?://wordpress\.org/export/\d+\.\d+/["']""")
 
 
 def check_options(options: SourceOptions) -> None:
@@ -188,15 +197,31 @@ def resolve_format(path: Path, text: str, requested: str) -> FormatName:
         return "json" if content == "json" else "jsonl"
     if by_ext == "json":
         return "jsonl" if content == "jsonl" else "json"
-    if by_ext == "google-xml":
-        return "google-xml"
-    if content == "xml":
-        return "google-xml"
+    if by_ext == "google-xml" or content == "xml":
+        return xml_format(text)
     if content in ("json", "jsonl"):
         return content  # type: ignore[return-value]  # the two literals
     if content == "one-object-line":
         return "jsonl"
     return by_ext or "csv"
+
+
+def xml_format(text: str) -> FormatName:
+    """The XML reader for a document, from its root element: ``prestashop-xml`` for
+    PrestaShop's installer fixtures (``<entity_product>``, ``<entity_product_attribute>``),
+    ``wxr`` for an ``<rss>`` root declaring the WordPress export namespace
+    (``http://wordpress.org/export/1.2/``), else ``google-xml``."""
+    body = _XML_COMMENT.sub("", text)
+    root = _XML_ROOT.search(body)
+    if root is None:
+        return "google-xml"
+    name = root.group(1)
+    if name in ("entity_product", "entity_product_attribute"):
+        return "prestashop-xml"
+    start_tag = body[root.start(): body.find(">", root.end()) + 1 or len(body)]
+    if name == "rss" and _WP_EXPORT_NS.search(start_tag):
+        return "wxr"
+    return "google-xml"
 
 
 def _content_kind(text: str) -> str | None:
