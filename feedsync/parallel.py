@@ -26,7 +26,7 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from feedsync.model import WRITTEN, Product, Record, RowProblem
-from feedsync.rules.duplicates import SeenIds
+from feedsync.rules.duplicates import RESERVE_AFTER, SeenIds
 
 if TYPE_CHECKING:
     from multiprocessing.pool import AsyncResult
@@ -163,6 +163,8 @@ def _merge(run: Run, result: tuple[list[Any], Counter[str], int], seen: SeenIds)
             continue
         product_id, line, file, per_target = entry
         report.products_read += 1
+        if report.products_read == RESERVE_AFTER:
+            run.reserve(seen)
         first_line = seen.add(product_id, line) if product_id else 0
         if first_line:
             stub = Product(id=product_id)

@@ -32,7 +32,7 @@ from feedsync.errors import (
 )
 from feedsync.model import FILTERED, REJECTED, WRITTEN, Issue, Product, Record, RowProblem
 from feedsync.report import ChannelReport, IssueLog, RunReport, problem_to_issue
-from feedsync.rules.duplicates import SeenIds
+from feedsync.rules.duplicates import RESERVE_AFTER, SeenIds
 from feedsync.sources import SourceOptions, open_catalog
 from feedsync.stores import StoreStock
 from feedsync.writers import WRITERS, Column, ItemRejected, Layout, Writer
@@ -372,6 +372,8 @@ class Run:
                 self.add_problem(record)
                 continue
             product = self.product_of(record)  # type: ignore[arg-type]
+            if report.products_read == RESERVE_AFTER:
+                self.reserve(seen)
             first_line = seen.add(product["id"], record.line) if product["id"] else 0
             for target in self.targets:
                 if first_line:
@@ -388,6 +390,13 @@ class Run:
                         self._write(target, view, outcome)
                     self.record_outcome(target, outcome.kind, outcome.issues)
             self.tick(report.products_read)
+
+    def reserve(self, seen: SeenIds) -> None:
+        """Size the id table for the whole catalog, estimated from the bytes read so far."""
+        bytes_read, bytes_total = self._bytes
+        done = bytes_read()
+        if done > 0 and bytes_total > done:
+            seen.reserve(int(self.report.products_read * bytes_total / done * 1.1))
 
     def add_problem(self, problem: RowProblem) -> None:
         self.report.add_problem(problem)
