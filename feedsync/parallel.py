@@ -152,11 +152,16 @@ def _encode(run: Run, target: Any, product: Product) -> tuple[int, list[Any], li
 
 
 def _merge(run: Run, result: tuple[list[Any], Counter[str], int], seen: SeenIds) -> None:
-    """In the parent, in catalog order: duplicates, counts, logs and the feed bytes."""
+    """In the parent, in catalog order: duplicates, counts, logs and the feed bytes.
+
+    Feed bytes are gathered per output and written once per batch: far fewer calls, the
+    same bytes in the same order.
+    """
     entries, unmapped, mapped = result
     run.controls.unmapped.update(unmapped)
     run.controls.mapped += mapped
     report = run.report
+    pending: dict[int, list[bytes]] = {}
     for entry in entries:
         if isinstance(entry, RowProblem):
             run.add_problem(entry)
@@ -176,16 +181,37 @@ def _merge(run: Run, result: tuple[list[Any], Counter[str], int], seen: SeenIds)
                 if target.stock is not None:
                     target.stock.count(bool(outcome))
                     for one in outcome:
-                        _apply(run, target, one)
+                        _apply(run, target, one, pending)
                 else:
-                    _apply(run, target, outcome)
+                    _apply(run, target, outcome, pending)
         run.tick(report.products_read)
+    _flush(run, pending)
 
 
-def _apply(run: Run, target: Any, outcome: tuple[int, list[Any], list[bytes] | None]) -> None:
+def _apply(run: Run, target: Any, outcome: tuple[int, list[Any], list[bytes] | None],
+           pending: dict[int, list[bytes]]) -> None:
     kind, issues, payload = outcome
     if payload is not None:
         writing = [o for o in target.outputs if o.file is not None]
         for output, data in zip(writing, payload, strict=True):
-            output.writer.write_encoded(data)
-    run.record_outcome(target, kind, issues)
+            if getattr(output.writer, "concatenable", False):
+                pending.setdefault(id(output), []).append(data)
+            else:
+                _flush(run, pending)  # keep the order of every output's bytes
+                output.writer.write_encoded(data)
+    if kind == WRITTEN and not issues:
+        target.report.written += 1
+    else:
+        run.record_outcome(target, kind, issues)
+
+
+def _flush(run: Run, pending: dict[int, list[bytes]]) -> None:
+    if not pending:
+        return
+    for target in run.targets:
+        for output in target.outputs:
+            chunks = pending.get(id(output))
+            if chunks:
+                output.writer.write_encoded(  # type: ignore[attr-defined]  # jobs_for checked it
+                    b"".join(chunks))
+    pending.clear()

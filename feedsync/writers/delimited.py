@@ -26,6 +26,9 @@ _BREAKS = re.compile(r"[\t\r\n]+")
 
 
 class DelimitedWriter:
+    # Encoded items can be joined and written in one call (see feedsync/parallel.py).
+    concatenable = True
+
     def __init__(self, layout: Layout, delimiter: str) -> None:
         self.layout = layout
         self.delimiter = delimiter

@@ -13,6 +13,9 @@ from feedsync.writers.base import Layout
 
 
 class JsonLinesWriter:
+    # Encoded items can be joined and written in one call (see feedsync/parallel.py).
+    concatenable = True
+
     def __init__(self, layout: Layout) -> None:
         self._names = [(c.name, c.header) for c in layout.columns]
         self._handle: BinaryIO | None = None
@@ -39,6 +42,8 @@ class JsonLinesWriter:
 
 
 class JsonArrayWriter(JsonLinesWriter):
+    concatenable = False  # a comma goes between items
+
     def __init__(self, layout: Layout) -> None:
         super().__init__(layout)
         self._first = True

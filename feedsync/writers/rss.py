@@ -57,6 +57,9 @@ def _check_name(name: str) -> str:
 
 
 class RssWriter:
+    # Encoded items can be joined and written in one call (see feedsync/parallel.py).
+    concatenable = True
+
     def __init__(self, layout: Layout) -> None:
         options = layout.options
         self.prefix = _check_name(str(options.get("prefix", "g")))
