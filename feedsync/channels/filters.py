@@ -21,10 +21,27 @@ _BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/li|/h[1-6]|/tr|p|div|li|h[1-6])\b[^
 _SCRIPT = re.compile(r"<\s*(script|style)\b.*?<\s*/\s*\1\s*>", re.I | re.S)
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\s*\n\s*")
+_PLAIN_CACHE: dict[int, tuple[str, str]] = {}
 _MONEY = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*([A-Za-z]{3})?\s*$")
 
 
 def plain_text(value: Any) -> str:
+    # Every channel asks for the same product's title and description in turn: remember
+    # the last few answers, keyed by the very string object (the entry keeps it alive,
+    # so its id cannot be reused while cached).
+    if type(value) is not str:
+        return _plain_text(value)
+    hit = _PLAIN_CACHE.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    result = _plain_text(value)
+    if len(_PLAIN_CACHE) >= 8:
+        _PLAIN_CACHE.clear()
+    _PLAIN_CACHE[id(value)] = (value, result)
+    return result
+
+
+def _plain_text(value: Any) -> str:
     """HTML to plain text: tags dropped, entities decoded, whitespace collapsed.
 
     Block-level tags become line breaks so that list items stay readable.
