@@ -437,7 +437,9 @@ def render_report(report: RunReport, console: Console) -> None:
     for example in report.problem_examples[:5]:
         console.print(f"  skipped {example['file']}:{example['line']} [{example['code']}] "
                       f"{example['message']}", markup=False)
-    table = Table("channel", "written", "rejected", "warnings", "file", box=None)
+    # validate writes nothing: its count is of products that would be written.
+    passed = "passed" if report.command == "validate" else "written"
+    table = Table("channel", passed, "rejected", "warnings", "file", box=None)
     for channel in report.channels:
         table.add_row(channel.target, f"{channel.written:,}", f"{channel.rejected:,}",
                       f"{channel.warnings:,}", ", ".join(channel.files.values()) or "-")
