@@ -201,3 +201,23 @@ def report_accounts_for_all(report: Mapping[str, Any]) -> None:
     read = report["catalog"]["read"]
     for name, channel in report["channels"].items():
         assert channel["written"] + channel["rejected"] == read, (name, channel, read)
+
+
+def issues_by_row(report: Any, severity: str) -> dict[tuple[str, int], set[str]]:
+    """The codes of one severity in a channel's issue log, by (product id, line)."""
+    log = report.channels[0].issue_log
+    assert log is not None
+    found: dict[tuple[str, int], set[str]] = {}
+    for issue in read_issues(Path(log)):
+        if issue["severity"] == severity:
+            found.setdefault((issue["product_id"], issue["line"]), set()).add(issue["code"])
+    return found
+
+
+def issues_by_product(report: Any, severity: str) -> dict[str, set[str]]:
+    """The codes of one severity in a channel's issue log, by product id."""
+    result: dict[str, set[str]] = {}
+    for (product_id, _), codes in issues_by_row(report, severity).items():
+        result.setdefault(product_id, set()).update(codes)
+    return result
+

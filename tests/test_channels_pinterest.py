@@ -9,7 +9,6 @@ of required fields is only known from feed vendors, so a missing field is a warn
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,9 @@ from tests.helpers import (
     COLUMNS,
     EXAMPLES,
     G,
+    issues_by_product,
+    issues_by_row,
     parse_feed,
-    read_issues,
     read_tsv,
     require_shared,
     write_csv,
@@ -41,23 +41,6 @@ def _build(tmp_path: Path, catalog: Path, settings: dict[str, Any] | None = None
     channel = report.channels[0]
     assert channel.written + channel.rejected == report.products_read
     return report
-
-
-def _issues(report: RunReport, severity: str) -> dict[tuple[str, int], set[str]]:
-    log = report.channels[0].issue_log
-    assert log is not None
-    found: dict[tuple[str, int], set[str]] = defaultdict(set)
-    for issue in read_issues(Path(log)):
-        if issue["severity"] == severity:
-            found[(issue["product_id"], issue["line"])].add(issue["code"])
-    return dict(found)
-
-
-def _by_id(report: RunReport, severity: str) -> dict[str, set[str]]:
-    result: dict[str, set[str]] = defaultdict(set)
-    for (product_id, _), codes in _issues(report, severity).items():
-        result[product_id] |= codes
-    return dict(result)
 
 
 def _tsv_rows(path: Path) -> list[dict[str, str]]:
@@ -94,7 +77,7 @@ def example_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunRe
 def test_example_catalog_rejects_exactly_the_products_that_break_pinterests_rules(
         example_build: tuple[Path, RunReport]) -> None:
     out, report = example_build
-    errors = _issues(report, "error")
+    errors = issues_by_row(report, "error")
     assert {pid: codes for (pid, _), codes in errors.items() if pid != "MUG-350"} == (
         EXPECTED_REJECTIONS)
     assert [codes for (pid, _), codes in errors.items() if pid == "MUG-350"] == [{"duplicate-id"}]
@@ -106,7 +89,7 @@ def test_example_catalog_rejects_exactly_the_products_that_break_pinterests_rule
 
 def test_example_catalog_missing_fields_only_warn(example_build: tuple[Path, RunReport]) -> None:
     _, report = example_build
-    warnings = _by_id(report, "warning")
+    warnings = issues_by_product(report, "warning")
     assert "missing-required-unconfirmed" in warnings["NO-PRICE-1"]
     assert "missing-required-unconfirmed" in warnings["NO-IMAGE-1"]
     assert "too-many-images" in warnings["PAN-28"]
@@ -161,7 +144,7 @@ def test_openapi_limits_and_values_reject(tmp_path: Path) -> None:
         _row("LABEL-1", custom_label_0="l" * 512),
     ], columns=[*COLUMNS, "custom_label_0"])
     report = _build(tmp_path, catalog)
-    assert _by_id(report, "error") == {
+    assert issues_by_product(report, "error") == {
         "SALE-1": {"sale-price-not-below-price"}, "SALE-2": {"sale-price-not-below-price"},
         "TYPE-1": {"bad-category-separator"}, "TITLE-1": {"too-long"}, "I" * 128: {"too-long"},
         "AGE-1": {"not-in-enum"}, "GENDER-1": {"not-in-enum"}, "LINK-1": {"too-long"},
@@ -175,8 +158,8 @@ def test_missing_currency_and_commas_in_images_only_warn(tmp_path: Path) -> None
         _row("COMMA-1", image_link="https://cdn.example.com/a,b.jpg"),
     ])
     report = _build(tmp_path, catalog)
-    assert _by_id(report, "error") == {}
-    assert _by_id(report, "warning") == {"NOCUR-1": {"price-without-currency"},
+    assert issues_by_product(report, "error") == {}
+    assert issues_by_product(report, "warning") == {"NOCUR-1": {"price-without-currency"},
                                          "COMMA-1": {"comma-in-image-link"}}
     rows = {row["id"]: row for row in _tsv_rows(tmp_path / "pinterest.tsv")}
     assert rows["NOCUR-1"]["price"] == "40.00"
@@ -199,7 +182,7 @@ def test_real_exports_lose_no_product(tmp_path: Path, feed: str, products: int) 
     # them breaks a Pinterest rule, so nothing may be rejected.
     report = _build(tmp_path, _real(feed))
     assert report.products_read == products
-    assert _issues(report, "error") == {}
+    assert issues_by_row(report, "error") == {}
     rows = _tsv_rows(tmp_path / "pinterest.tsv")
     assert len(rows) == products
     for row in rows:
@@ -210,4 +193,4 @@ def test_real_exports_lose_no_product(tmp_path: Path, feed: str, products: int) 
     # cannot prove what the picture shows.
     dummies = {row["id"] for row in rows if "dummy" in row["image_link"].lower()}
     assert len(dummies) == (282 if "pallmann" in feed else 0)
-    assert _by_id(report, "warning") == {pid: {"placeholder-image"} for pid in dummies}
+    assert issues_by_product(report, "warning") == {pid: {"placeholder-image"} for pid in dummies}

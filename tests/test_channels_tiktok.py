@@ -8,7 +8,6 @@ publishes few numbers, so many findings are warnings: those products must stay i
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,13 @@ import pytest
 from feedsync import build
 from feedsync.config import parse_config
 from feedsync.report import RunReport
-from tests.helpers import EXAMPLES, read_issues, require_shared, write_csv
+from tests.helpers import (
+    EXAMPLES,
+    issues_by_product,
+    issues_by_row,
+    require_shared,
+    write_csv,
+)
 
 # The 9 required fields, in TikTok's order, then the optional ones.
 REQUIRED = ["sku_id", "title", "description", "availability", "condition", "price", "link",
@@ -31,23 +36,6 @@ def _build(tmp_path: Path, catalog: Path, settings: dict[str, Any] | None = None
     channel = report.channels[0]
     assert channel.written + channel.rejected == report.products_read
     return report
-
-
-def _issues(report: RunReport, severity: str) -> dict[tuple[str, int], set[str]]:
-    log = report.channels[0].issue_log
-    assert log is not None
-    found: dict[tuple[str, int], set[str]] = defaultdict(set)
-    for issue in read_issues(Path(log)):
-        if issue["severity"] == severity:
-            found[(issue["product_id"], issue["line"])].add(issue["code"])
-    return dict(found)
-
-
-def _by_id(report: RunReport, severity: str) -> dict[str, set[str]]:
-    result: dict[str, set[str]] = defaultdict(set)
-    for (product_id, _), codes in _issues(report, severity).items():
-        result[product_id] |= codes
-    return dict(result)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -80,7 +68,7 @@ def example_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunRe
 def test_example_catalog_rejects_exactly_the_products_that_break_tiktoks_rules(
         example_build: tuple[Path, RunReport]) -> None:
     out, report = example_build
-    errors = _issues(report, "error")
+    errors = issues_by_row(report, "error")
     assert {pid: codes for (pid, _), codes in errors.items() if pid != "MUG-350"} == (
         EXPECTED_REJECTIONS)
     assert [codes for (pid, _), codes in errors.items() if pid == "MUG-350"] == [{"duplicate-id"}]
@@ -92,7 +80,7 @@ def test_example_catalog_rejects_exactly_the_products_that_break_tiktoks_rules(
 
 def test_example_catalog_unconfirmed_rules_only_warn(example_build: tuple[Path, RunReport]) -> None:
     _, report = example_build
-    warnings = _by_id(report, "warning")
+    warnings = issues_by_product(report, "warning")
     # link, image_link and brand complete the nine only in older versions of TikTok's page.
     assert "missing-required-unconfirmed" in warnings["NO-IMAGE-1"]
     assert "missing-required-unconfirmed" in warnings["GIFT-CARD-50"]   # no brand
@@ -142,7 +130,7 @@ def test_emoji_invisible_characters_and_missing_fields_are_rejected(tmp_path: Pa
         _row("DISC-1", availability="discontinued"),          # a TikTok value: kept
     ])
     report = _build(tmp_path, catalog)
-    assert _by_id(report, "error") == {
+    assert issues_by_product(report, "error") == {
         "EMOJI-1": {"emoji-in-title"}, "EMOJI-2": {"emoji-in-title"},
         "ZWSP\u200b1": {"format-char"}, "NODESC-1": {"missing-required"},
         "NOCOND-1": {"missing-required"}, "COND-1": {"not-in-enum"}}
@@ -169,8 +157,8 @@ def test_real_exports_lose_no_product(tmp_path: Path, feed: str, products: int) 
     # in these shops' descriptions only, where TikTok does not forbid them.
     report = _build(tmp_path, _real(feed))
     assert report.products_read == products
-    assert _issues(report, "error") == {}
-    assert _issues(report, "warning") == {}   # and nothing to warn about either
+    assert issues_by_row(report, "error") == {}
+    assert issues_by_row(report, "warning") == {}   # and nothing to warn about either
     rows = _rows(tmp_path / "tiktok.csv")
     assert len(rows) == products
     for row in rows:
