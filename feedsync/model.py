@@ -8,7 +8,7 @@ exceptions: validation returns data (frictionless-py's habit).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning", "hint"]
@@ -65,13 +65,6 @@ class Product(dict[str, str]):
         copy.clean = getattr(self, "clean", False)
         return copy
 
-    @classmethod
-    def from_record(cls, record: Record) -> Product:
-        product = cls(record.data)
-        product.file = record.file
-        product.line = record.line
-        return product
-
     @property
     def id(self) -> str:
         return self.get("id", "")
@@ -109,12 +102,3 @@ class Issue:
             "value": self.value,
             "source": self.source,
         }
-
-
-@dataclass(slots=True)
-class Origin:
-    """Where a product came from, kept for reports and ``explain``."""
-
-    file: str
-    line: int
-    joins: list[str] = field(default_factory=list)

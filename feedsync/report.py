@@ -11,7 +11,6 @@ import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO, TypedDict
 
 from feedsync.model import Issue, RowProblem
@@ -155,7 +154,3 @@ class RunReport:
 def problem_to_issue(problem: RowProblem) -> Issue:
     return Issue(code=problem.code, severity="error", message=problem.message, channel="",
                  product_id=problem.product_id, file=problem.file, line=problem.line)
-
-
-def write_report_json(report: RunReport, path: Path) -> None:
-    path.write_text(report.to_json(), encoding="utf-8")

@@ -25,9 +25,6 @@ from jinja2 import (
     StrictUndefined,
     Undefined,
     nodes,
-    pass_context,
-    pass_environment,
-    pass_eval_context,
 )
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -43,7 +40,6 @@ CONTEXT_NAMES = frozenset({"product", "target", "defaults", "channel", "item"})
 
 _COMPARE_OPS = {"eq": "==", "ne": "!=", "lt": "<", "lteq": "<=", "gt": ">", "gteq": ">=",
                 "in": "in", "notin": "not in"}
-_UNUSED = (pass_context, pass_environment, pass_eval_context)
 _STR_METHODS = frozenset({"startswith", "endswith", "lower", "upper", "strip", "lstrip",
                           "rstrip", "title", "capitalize", "isdigit", "isupper", "islower"})
 

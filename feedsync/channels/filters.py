@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import html
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -216,7 +216,3 @@ FEED_FILTERS: dict[str, Callable[..., Any]] = {
 
 # Filters known to return text: the compiler skips re-normalising their result.
 TEXT_FILTERS = frozenset(FEED_FILTERS) - {"split_values", "limit", "amount"}
-
-
-def names(filters: Iterable[str]) -> str:
-    return ", ".join(sorted(filters))
