@@ -9,7 +9,6 @@ other product written.
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,15 @@ import pytest
 from feedsync import build
 from feedsync.config import parse_config
 from feedsync.report import RunReport
-from tests.helpers import EXAMPLES, G, parse_feed, read_issues, require_shared, write_csv
+from tests.helpers import (
+    EXAMPLES,
+    G,
+    issues_by_product,
+    issues_by_row,
+    parse_feed,
+    require_shared,
+    write_csv,
+)
 
 REQUIRED_COLUMNS = ["id", "title", "description", "availability", "condition", "price", "link",
                     "image_link", "brand", "gtin", "mpn"]
@@ -35,27 +42,6 @@ def _build(tmp_path: Path, catalog: Path, settings: dict[str, Any] | None = None
     channel = report.channels[0]
     assert channel.written + channel.rejected == report.products_read
     return report
-
-
-def _errors(report: RunReport) -> dict[tuple[str, int], set[str]]:
-    """(product id, catalog line) -> the error codes that rejected it."""
-    log = report.channels[0].issue_log
-    assert log is not None
-    errors: dict[tuple[str, int], set[str]] = defaultdict(set)
-    for issue in read_issues(Path(log)):
-        if issue["severity"] == "error":
-            errors[(issue["product_id"], issue["line"])].add(issue["code"])
-    return dict(errors)
-
-
-def _by_product(report: RunReport, severity: str) -> dict[str, set[str]]:
-    log = report.channels[0].issue_log
-    assert log is not None
-    found: dict[str, set[str]] = defaultdict(set)
-    for issue in read_issues(Path(log)):
-        if issue["severity"] == severity:
-            found[issue["product_id"]].add(issue["code"])
-    return dict(found)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -92,7 +78,7 @@ def example_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunRe
 def test_example_catalog_rejects_exactly_the_products_that_break_metas_rules(
         example_build: tuple[Path, RunReport]) -> None:
     out, report = example_build
-    errors = _errors(report)
+    errors = issues_by_row(report, "error")
     by_id = {product_id: codes for (product_id, _line), codes in errors.items()
              if product_id != "MUG-350"}
     assert by_id == EXPECTED_REJECTIONS
@@ -131,14 +117,14 @@ def test_example_catalog_values_use_metas_spellings(example_build: tuple[Path, R
 
 def test_example_catalog_warnings_keep_the_product(example_build: tuple[Path, RunReport]) -> None:
     _, report = example_build
-    warnings = _by_product(report, "warning")
+    warnings = issues_by_product(report, "warning")
     # "1,99": Meta's price format is only known from a third-party copy, so a warning.
     assert "bad-money" in warnings["COMMA-PRICE-1"]
     assert "bad-gtin" in warnings["BAD-GTIN-1"]              # GS1 check digit
     assert "too-many-images" in warnings["PAN-28"]           # 12 extra images, 10 kept
     assert "missing-identifier" in warnings["GIFT-CARD-50"]  # no brand, gtin or mpn
     assert "missing-identifier" in warnings["BOWL-HANDMADE"]
-    hints = _by_product(report, "hint")
+    hints = issues_by_product(report, "hint")
     assert "commerce-identifiers" in hints["NO-IDS-1"]       # brand but no gtin/mpn
 
 
@@ -181,7 +167,7 @@ def test_html_left_after_cleaning_and_bad_enums_are_rejected(tmp_path: Path) -> 
         _row("GOOGLE-AVAIL-1", availability="out_of_stock"),   # Google's spelling: mapped
     ])
     report = _build(tmp_path, catalog)
-    errors = {pid: codes for (pid, _), codes in _errors(report).items()}
+    errors = {pid: codes for (pid, _), codes in issues_by_row(report, "error").items()}
     assert errors == {"HTML-1": {"html-in-description"}, "GENDER-1": {"not-in-enum"},
                       "AGE-2": {"not-in-enum"}, "COND-1": {"not-in-enum"},
                       "URL-1": {"bad-url"}}
@@ -198,8 +184,8 @@ def test_variants_need_a_variant_field(tmp_path: Path) -> None:
         _row("SOLO-1")
     ])
     report = _build(tmp_path, catalog)
-    assert _errors(report) == {}
-    assert _by_product(report, "warning") == {"V-3": {"variant-attribute-missing"}}
+    assert issues_by_row(report, "error") == {}
+    assert issues_by_product(report, "warning") == {"V-3": {"variant-attribute-missing"}}
 
 
 def test_shallow_text_category_is_a_warning(tmp_path: Path) -> None:
@@ -209,7 +195,7 @@ def test_shallow_text_category_is_a_warning(tmp_path: Path) -> None:
         _row("C-3", google_product_category="212")
     ])
     report = _build(tmp_path, catalog)
-    assert _by_product(report, "warning") == {"C-1": {"category-too-shallow"}}
+    assert issues_by_product(report, "warning") == {"C-1": {"category-too-shallow"}}
 
 
 # --- real exports ----------------------------------------------------------------------
@@ -224,7 +210,7 @@ def test_real_meta_catalog_export_is_accepted_whole(tmp_path: Path) -> None:
     catalog = _real("meta-catalog-landingmaj/facebook-catalog.csv")
     report = _build(tmp_path, catalog)
     assert report.products_read == 36
-    assert _errors(report) == {}
+    assert issues_by_row(report, "error") == {}
     rows = _rows(tmp_path / "meta.csv")
     assert [row["id"] for row in rows] == _catalog_ids(catalog)
     for row in rows:
@@ -245,7 +231,7 @@ def test_real_google_feeds_convert_to_meta_without_loss(
     # of their products may be lost. Google's "in_stock" must come out as Meta's "in stock".
     report = _build(tmp_path, _real(feed))
     assert report.products_read == products
-    assert _errors(report) == {}
+    assert issues_by_row(report, "error") == {}
     assert report.channels[0].codes == {}     # brand + mpn on every product: no hint either
     rows = _rows(tmp_path / "meta.csv")
     assert len(rows) == products

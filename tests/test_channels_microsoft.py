@@ -8,7 +8,6 @@ shipping required in Austria and Germany, a text file named .txt by default).
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,9 @@ from tests.helpers import (
     COLUMNS,
     EXAMPLES,
     G,
+    issues_by_product,
+    issues_by_row,
     parse_feed,
-    read_issues,
     read_tsv,
     require_shared,
     write_csv,
@@ -38,26 +38,6 @@ def _build(tmp_path: Path, catalog: Path, channel: str = "microsoft",
     report = build(catalog, [channel], tmp_path, parse_config(dict(settings or {})))
     assert report.channels[0].written + report.channels[0].rejected == report.products_read
     return report
-
-
-def _errors(report: RunReport) -> dict[tuple[str, int], set[str]]:
-    log = report.channels[0].issue_log
-    assert log is not None
-    found: dict[tuple[str, int], set[str]] = defaultdict(set)
-    for issue in read_issues(Path(log)):
-        if issue["severity"] == "error":
-            found[(issue["product_id"], issue["line"])].add(issue["code"])
-    return dict(found)
-
-
-def _codes(report: RunReport, severity: str) -> dict[str, set[str]]:
-    log = report.channels[0].issue_log
-    assert log is not None
-    found: dict[str, set[str]] = defaultdict(set)
-    for issue in read_issues(Path(log)):
-        if issue["severity"] == severity:
-            found[issue["product_id"]].add(issue["code"])
-    return dict(found)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -112,11 +92,11 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Ru
 def test_example_catalog_rejects_what_google_rejects(
         builds: dict[str, tuple[Path, RunReport]]) -> None:
     out, report = builds["microsoft"]
-    errors = _errors(report)
+    errors = issues_by_row(report, "error")
     assert {pid: codes for (pid, _), codes in errors.items() if pid != "MUG-350"} == (
         EXPECTED_REJECTIONS)
     assert [codes for (pid, _), codes in errors.items() if pid == "MUG-350"] == [{"duplicate-id"}]
-    assert errors == _errors(builds["google"][1])
+    assert errors == issues_by_row(builds["google"][1], "error")
     written = [row["id"] for row in _rows(out / "microsoft.txt")]
     assert written == [pid for pid in dict.fromkeys(_catalog_ids(EXAMPLES))
                        if pid not in EXPECTED_REJECTIONS]
@@ -161,8 +141,9 @@ def test_descriptions_up_to_10000_characters(tmp_path: Path) -> None:
     ])
     microsoft = _build(tmp_path / "m", catalog)
     google = _build(tmp_path / "g", catalog, "google")
-    assert {pid: c for (pid, _), c in _errors(microsoft).items()} == {"D-10001": {"too-long"}}
-    assert {pid: c for (pid, _), c in _errors(google).items()} == {
+    errors = {pid: c for (pid, _), c in issues_by_row(microsoft, "error").items()}
+    assert errors == {"D-10001": {"too-long"}}
+    assert {pid: c for (pid, _), c in issues_by_row(google, "error").items()} == {
         "D-6000": {"too-long"}, "D-10001": {"too-long"}}
 
 
@@ -176,7 +157,7 @@ def test_shipping_is_required_for_austria_and_germany(tmp_path: Path) -> None:
         out = tmp_path / (country or "none")
         settings = {"channels": {"microsoft": {"target": {"country": country}}}}
         report = _build(out, catalog, settings=settings)
-        errors = {pid: codes for (pid, _), codes in _errors(report).items()}
+        errors = {pid: codes for (pid, _), codes in issues_by_row(report, "error").items()}
         assert errors == {pid: {"shipping-required"} for pid in rejected}, country
 
 
@@ -184,7 +165,7 @@ def test_comma_in_product_type_is_a_hint(tmp_path: Path) -> None:
     catalog = write_csv(tmp_path / "c.csv", [
         _row("PT-1", product_type="Furniture > Tables, Home > Living room")])
     report = _build(tmp_path, catalog)
-    assert _codes(report, "hint") == {"PT-1": {"product-type-single-value"}}
+    assert issues_by_product(report, "hint") == {"PT-1": {"product-type-single-value"}}
     assert report.channels[0].written == 1
 
 
@@ -206,10 +187,10 @@ def test_real_exports_match_google(tmp_path: Path, feed: str, products: int) -> 
     microsoft = _build(tmp_path / "m", _real(feed))
     google = _build(tmp_path / "g", _real(feed), "google")
     assert microsoft.products_read == products
-    assert _errors(microsoft) == _errors(google) == {}
+    assert issues_by_row(microsoft, "error") == issues_by_row(google, "error") == {}
     assert len(_rows(tmp_path / "m" / "microsoft.txt")) == products
-    warnings = _codes(microsoft, "warning")
-    assert warnings == _codes(google, "warning")
+    warnings = issues_by_product(microsoft, "warning")
+    assert warnings == issues_by_product(google, "warning")
     if "pallmann" in feed:
         # 27 titles are written in capitals ("MAGIC OIL 2K CHANGE", "FINISH CARE 0,75L").
         assert warnings and set().union(*warnings.values()) == {"all-caps"}
