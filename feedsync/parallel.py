@@ -51,7 +51,7 @@ def jobs_for(run: Run, bytes_total: int) -> int:
     if run.controls.joins or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     writers = [o.writer for t in run.targets for o in t.outputs if o.file is not None]
-    if not all(hasattr(w, "encode") and hasattr(w, "write_encoded") for w in writers):
+    if not all(w.stateless for w in writers):
         return 1
     return wanted
 
@@ -194,7 +194,7 @@ def _apply(run: Run, target: Any, outcome: tuple[int, list[Any], list[bytes] | N
     if payload is not None:
         writing = [o for o in target.outputs if o.file is not None]
         for output, data in zip(writing, payload, strict=True):
-            if getattr(output.writer, "concatenable", False):
+            if output.writer.concatenable:
                 pending.setdefault(id(output), []).append(data)
             else:
                 _flush(run, pending)  # keep the order of every output's bytes
@@ -212,6 +212,5 @@ def _flush(run: Run, pending: dict[int, list[bytes]]) -> None:
         for output in target.outputs:
             chunks = pending.get(id(output))
             if chunks:
-                output.writer.write_encoded(  # type: ignore[attr-defined]  # jobs_for checked it
-                    b"".join(chunks))
+                output.writer.write_encoded(b"".join(chunks))
     pending.clear()

@@ -36,6 +36,7 @@ import sqlite3
 import tempfile
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
@@ -134,8 +135,28 @@ class _BadValue(Exception):
         self.field = field
 
 
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """What ``encode`` decided for one SKU, for the ``write_encoded`` that follows it."""
+
+    sku: str
+    content: bytes
+    offer: bytes
+    offer_mask: int
+    unchanged: tuple[str, dict[str, Any], dict[str, Any]] | None  # type, attributes, offer
+
+
 class AmazonListingsWriter:
-    """``amazon_listings``: one JSON_LISTINGS_FEED document per build."""
+    """``amazon_listings``: one JSON_LISTINGS_FEED document per build.
+
+    Not stateless: a message's id is its position in the document and its operation
+    depends on the SKUs of the last build and of this one, so ``encode`` runs in the
+    process that writes, just before its ``write_encoded`` (a build with Amazon stays
+    serial). Not concatenable: a comma goes between messages.
+    """
+
+    stateless = False
+    concatenable = False
 
     def __init__(self, layout: Layout) -> None:
         options = dict(layout.options)
@@ -187,6 +208,7 @@ class AmazonListingsWriter:
         self._count = 0
         self._bytes = 0
         self._fallback: dict[str, Any] | None = None
+        self._pending: _Pending | None = None
 
     # --- option checks (ConfigError naming the key path, before the catalog is read) -------
     def _required_text(self, options: Mapping[str, Any], name: str, what: str) -> str:
@@ -272,7 +294,9 @@ class AmazonListingsWriter:
         head = ('{"header":' + _dumps(self.header) + ',"messages":[\n').encode("utf-8")
         self._put(head)
 
-    def write(self, item: Mapping[str, Any]) -> None:
+    def encode(self, item: Mapping[str, Any]) -> bytes:
+        """The next message for ``item`` (b"" when its SKU is unchanged since the last
+        build). Depends on this writer's state, which ``write_encoded`` then advances."""
         sku = item.get("sku") or ""
         product_type = self._product_type(item)
         try:
@@ -288,15 +312,32 @@ class AmazonListingsWriter:
         offer_digest = _digest(offer)
         operation = self._operation(sku, content, offer_digest, offer_mask)
         if operation is None:   # unchanged since the last build: nothing to send
-            self._record(sku, content, offer_digest, offer_mask)
-            if self._fallback is None:
-                self._keep_fallback(sku, product_type, attributes, offer)
-            return
+            self._check_unique(sku)
+            self._pending = _Pending(sku, content, offer_digest, offer_mask,
+                                     (product_type, attributes, offer))
+            return b""
         message = self._message(operation, sku, product_type,
                                 offer if operation == "PARTIAL_UPDATE" else attributes)
         data = self._encode(message)
-        self._record(sku, content, offer_digest, offer_mask)
-        self._emit(data)
+        self._check_unique(sku)
+        self._pending = _Pending(sku, content, offer_digest, offer_mask, None)
+        return data
+
+    def write_encoded(self, data: bytes) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            raise RuntimeError("AmazonListingsWriter.write_encoded needs the encode() "
+                               "of the same item just before it")
+        if self._sidecar is not None:
+            self._sidecar.record(pending.sku, pending.content, pending.offer,
+                                 pending.offer_mask)
+        if data:
+            self._emit(data)
+        elif self._fallback is None and pending.unchanged is not None:
+            self._keep_fallback(pending.sku, *pending.unchanged)
+
+    def write(self, item: Mapping[str, Any]) -> None:
+        self.write_encoded(self.encode(item))
 
     def finish(self) -> None:
         assert self._handle is not None
@@ -437,9 +478,8 @@ class AmazonListingsWriter:
             raise ItemRejected("amazon-schema", f"text cannot be written as UTF-8: {exc}",
                                source=SCHEMA_SOURCE) from exc
 
-    def _record(self, sku: str, content: bytes, offer: bytes, offer_mask: int) -> None:
-        if self._sidecar is not None and not self._sidecar.record(sku, content, offer,
-                                                                  offer_mask):
+    def _check_unique(self, sku: str) -> None:
+        if self._sidecar is not None and self._sidecar.has(sku):
             raise ItemRejected(
                 "amazon-duplicate-sku",
                 f"SKU {sku!r} was already written by this build; Amazon SKUs are unique per "
@@ -567,13 +607,14 @@ class _Sidecar:
                               (sku,)).fetchone()
         return None if row is None else (row[0], row[1], row[2])
 
-    def record(self, sku: str, content: bytes, offer: bytes, offer_mask: int) -> bool:
-        try:
-            self.db.execute("INSERT INTO skus VALUES (?, ?, ?, ?)",
-                            (sku, content, offer, offer_mask))
-        except sqlite3.IntegrityError:
-            return False
-        return True
+    def has(self, sku: str) -> bool:
+        """True when this build already recorded ``sku``."""
+        return self.db.execute("SELECT 1 FROM main.skus WHERE sku = ?",
+                               (sku,)).fetchone() is not None
+
+    def record(self, sku: str, content: bytes, offer: bytes, offer_mask: int) -> None:
+        self.db.execute("INSERT INTO skus VALUES (?, ?, ?, ?)",
+                        (sku, content, offer, offer_mask))
 
     _REMOVED = ("FROM old.skus AS o WHERE NOT EXISTS "
                 "(SELECT 1 FROM main.skus AS m WHERE m.sku = o.sku)")

@@ -26,31 +26,27 @@ _BREAKS = re.compile(r"[\t\r\n]+")
 
 
 class DelimitedWriter:
-    # Encoded items can be joined and written in one call (see feedsync/parallel.py).
+    stateless = True
     concatenable = True
 
     def __init__(self, layout: Layout, delimiter: str) -> None:
         self.layout = layout
         self.delimiter = delimiter
         self._columns = [(c.name, c.multi, c.separator) for c in layout.columns]
-        self._text: io.TextIOWrapper | None = None
-        self._writer: Any = None
-        self._quote_all: Any = None
         self._one_line = bool(layout.options.get("one_line", False))
         self._handle: BinaryIO | None = None
-        self._buffer: io.StringIO | None = None
-        self._buffer_writers: tuple[Any, ...] = ()
+        # Rows are formatted into a string buffer and written as bytes: the same bytes
+        # whether this process writes them or a parallel worker encoded them.
+        self._buffer = io.StringIO(newline="")
+        self._minimal, self._quote_all = (
+            csv.writer(self._buffer, delimiter=delimiter, lineterminator="\n",
+                       quoting=quoting) for quoting in (csv.QUOTE_MINIMAL, csv.QUOTE_ALL))
 
     def start(self, handle: BinaryIO) -> None:
-        bom = bool(self.layout.options.get("bom", False))
-        self._text = io.TextIOWrapper(handle, encoding="utf-8-sig" if bom else "utf-8",
-                                      newline="", write_through=False)
-        self._writer = csv.writer(self._text, delimiter=self.delimiter, lineterminator="\n",
-                                  quoting=csv.QUOTE_MINIMAL)
-        self._quote_all = csv.writer(self._text, delimiter=self.delimiter, lineterminator="\n",
-                                     quoting=csv.QUOTE_ALL)
-        self._writer.writerow([c.header for c in self.layout.columns])
         self._handle = handle
+        bom = b"\xef\xbb\xbf" if self.layout.options.get("bom", False) else b""
+        self._minimal.writerow([c.header for c in self.layout.columns])
+        handle.write(bom + self._take())
 
     def _row(self, item: Mapping[str, Any]) -> tuple[list[str], bool]:
         """The cells of one item, and whether the row must be quoted whole."""
@@ -64,33 +60,27 @@ class DelimitedWriter:
         # characters: a bare CR would end the row for every reader, so quote such rows whole.
         return row, "\r" in joined
 
-    def write(self, item: Mapping[str, Any]) -> None:
-        row, quote_all = self._row(item)
-        (self._quote_all if quote_all else self._writer).writerow(row)
-
-    def encode(self, item: Mapping[str, Any]) -> bytes:
-        """The row's bytes, for a parallel worker; the same bytes ``write`` produces."""
-        if self._buffer is None:
-            self._buffer = io.StringIO(newline="")
-            self._buffer_writers = tuple(
-                csv.writer(self._buffer, delimiter=self.delimiter, lineterminator="\n",
-                           quoting=quoting) for quoting in (csv.QUOTE_MINIMAL, csv.QUOTE_ALL))
-        row, quote_all = self._row(item)
-        self._buffer_writers[1 if quote_all else 0].writerow(row)
+    def _take(self) -> bytes:
         text = self._buffer.getvalue()
         self._buffer.seek(0)
         self._buffer.truncate()
         return text.encode("utf-8")
 
+    def encode(self, item: Mapping[str, Any]) -> bytes:
+        """The row's bytes."""
+        row, quote_all = self._row(item)
+        (self._quote_all if quote_all else self._minimal).writerow(row)
+        return self._take()
+
+    def write(self, item: Mapping[str, Any]) -> None:
+        self.write_encoded(self.encode(item))
+
     def write_encoded(self, data: bytes) -> None:
-        assert self._text is not None and self._handle is not None
-        self._text.flush()  # the header (and BOM) went through the text layer first
+        assert self._handle is not None
         self._handle.write(data)
 
     def finish(self) -> None:
-        assert self._text is not None
-        self._text.flush()
-        self._text.detach()  # the AtomicFile owns the binary handle
+        pass  # the AtomicFile owns the handle; nothing is buffered here
 
 
 def csv_writer(layout: Layout) -> DelimitedWriter:

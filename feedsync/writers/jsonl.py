@@ -13,7 +13,7 @@ from feedsync.writers.base import Layout
 
 
 class JsonLinesWriter:
-    # Encoded items can be joined and written in one call (see feedsync/parallel.py).
+    stateless = True
     concatenable = True
 
     def __init__(self, layout: Layout) -> None:

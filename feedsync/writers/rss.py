@@ -57,7 +57,7 @@ def _check_name(name: str) -> str:
 
 
 class RssWriter:
-    # Encoded items can be joined and written in one call (see feedsync/parallel.py).
+    stateless = True
     concatenable = True
 
     def __init__(self, layout: Layout) -> None:
