@@ -31,6 +31,7 @@ from feedsync import pipeline
 from feedsync.channels.loader import ChannelLibrary
 from feedsync.config import Config, load_config
 from feedsync.errors import ConfigError, ExitCode, FeedsyncError, Interrupted, TemplateError
+from feedsync.explain import explain as explain_product
 from feedsync.push import push as push_feeds
 from feedsync.push import rollback as rollback_feed
 from feedsync.report import RunReport
@@ -389,10 +390,7 @@ def explain(product_id: Annotated[str, typer.Argument(help="The product id to tr
             catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigOpt = None,
             as_json: JsonOpt = False) -> int:
     """Why is (or isn't) PRODUCT_ID in each channel's feed? Traces it through the pipeline."""
-    result = pipeline.explain(product_id, catalog, channel or [], _config(config))
-    if not result.occurrences:
-        raise ConfigError(f"no product with id {product_id!r} in the catalog",
-                          tip="ids are matched exactly, case included")
+    result = explain_product(product_id, catalog, channel or [], _config(config))
     if as_json:
         _print_json(result.to_dict())
         return 0
@@ -411,22 +409,28 @@ def render_explanation(data: dict[str, Any], console: Console) -> None:
         if occurrence["defaults"]:
             console.print("  defaults used: " + ", ".join(occurrence["defaults"]), markup=False)
         for name, trace in occurrence["channels"].items():
-            console.print(f"  [{name}] {trace['outcome'].upper()}"
-                          + (f": {trace['reason']}" if trace.get("reason") else ""),
+            _render_trace(f"[{name}]", trace, console, "  ")
+
+
+def _render_trace(label: str, trace: dict[str, Any], console: Console, indent: str) -> None:
+    console.print(f"{indent}{label} {trace['outcome'].upper()}"
+                  + (f": {trace['reason']}" if trace.get("reason") else ""), markup=False)
+    inner = indent + "  "
+    for store in trace.get("stores", []):
+        _render_trace(f"store {store.get('store') or '?'}", store, console, inner)
+    for fired in trace.get("fired", []):
+        console.print(f"{inner}control: {fired}", markup=False)
+    for key, value in trace.get("fields", {}).items():
+        if value:
+            console.print(f"{inner}{key} = {value!r}", markup=False)
+    for rule in trace.get("rules", []):
+        if rule["verdict"] == "fail" or trace.get("fields", {}).get(rule["field"]):
+            mark = "FAIL" if rule["verdict"] == "fail" else "ok  "
+            console.print(f"{inner}{mark} {rule['severity']:<7} {rule['code']:<28} "
+                          f"{rule['field'] or ''} {rule['reason']} ({rule['source']})",
                           markup=False)
-            for fired in trace.get("fired", []):
-                console.print(f"    control: {fired}", markup=False)
-            for key, value in trace.get("fields", {}).items():
-                if value:
-                    console.print(f"    {key} = {value!r}", markup=False)
-            for rule in trace.get("rules", []):
-                if rule["verdict"] == "fail" or trace.get("fields", {}).get(rule["field"]):
-                    mark = "FAIL" if rule["verdict"] == "fail" else "ok  "
-                    console.print(f"    {mark} {rule['severity']:<7} {rule['code']:<28} "
-                                  f"{rule['field'] or ''} {rule['reason']} ({rule['source']})",
-                                  markup=False)
-            for output, text in trace.get("output", {}).items():
-                console.print(f"    output {output}: {text}", markup=False)
+    for output, text in trace.get("output", {}).items():
+        console.print(f"{inner}output {output}: {text}", markup=False)
 
 
 def render_report(report: RunReport, console: Console) -> None:

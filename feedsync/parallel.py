@@ -4,15 +4,17 @@ Mapping, validating and serialising a product is ~95% of a build's CPU time and 
 nothing from other products, so it moves to workers. What must see products in catalog
 order stays in this process: reading the catalog (so lines, row problems and profiles
 behave exactly as in a serial run), duplicate-id detection, the report, the issue logs
-and writing the feed files. The output is byte-for-byte the output of a serial run
-(``tests/test_parallel.py`` holds this).
+and writing the feed files. Both sides call the per-product core (``feedsync/core.py``):
+a worker computes each product's ids and outcomes, and the parent settles them with the
+same ``Run.settle`` a serial run uses. The output is byte-for-byte the output of a serial
+run (``tests/test_parallel.py`` holds this).
 
 Memory stays bounded: batches are submitted with a window of ``2 × jobs`` in flight, so
 the reader never runs ahead of the workers by more than that. Workers are forked after
 every channel is compiled, so they inherit the compiled programs instead of re-loading
 templates. A run falls back to serial when parallelism cannot help or cannot be exact:
-one job, a small catalog, a writer that keeps state across items (Amazon's message ids),
-or supplemental joins (their per-file statistics need every product in one place).
+one job, a small catalog, a writer that is not stateless (Amazon's message ids), or
+supplemental joins (their per-file statistics need every product in one place).
 """
 
 from __future__ import annotations
@@ -23,15 +25,15 @@ import signal
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from itertools import chain
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from feedsync.model import WRITTEN, Product, Record, RowProblem
-from feedsync.rules.duplicates import RESERVE_AFTER, SeenIds
+from feedsync.core import ChannelTarget, Outcome
+from feedsync.model import Product, Record, RowProblem
 
 if TYPE_CHECKING:
     from multiprocessing.pool import AsyncResult
 
-    from feedsync.pipeline import Run
+    from feedsync.pipeline import Pending, Run
 
 BATCH = 400
 MIN_BYTES = 8 << 20          # below ~8 MB the pool costs more than it saves
@@ -40,7 +42,9 @@ MAX_AUTO_JOBS = 4
 _RUN: Run | None = None       # set in the parent just before the fork; read by workers
 
 Entry = RowProblem | tuple[str, int, dict[str, str]]
-Result = tuple[str, int, str, list[tuple[int, list[Any], list[bytes] | None]]]
+# (catalog id, ids per id group, line, file, outcomes per target (per store view))
+Settled = tuple[str, list[str], int, str, list[list[Outcome]]]
+Result = tuple[list[RowProblem | Settled], Counter[str], int]
 
 
 def jobs_for(run: Run, bytes_total: int) -> int:
@@ -50,7 +54,7 @@ def jobs_for(run: Run, bytes_total: int) -> int:
         return 1
     if run.controls.joins or "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    writers = [o.writer for t in run.targets for o in t.outputs if o.file is not None]
+    writers = [o.writer for t in run.targets for o in t.encoding]
     if not all(w.stateless for w in writers):
         return 1
     return wanted
@@ -60,18 +64,17 @@ def run_parallel(run: Run, records: Iterable[Record | RowProblem], jobs: int) ->
     global _RUN
     stream = iter(records)
     head = _head(run, stream)
-    seen = SeenIds()
     _RUN = run  # the workers get their copy of the run (compiled channels) at the fork
     pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_init_worker)
     _RUN = None
     try:
-        pending: deque[AsyncResult[tuple[list[Any], Counter[str], int]]] = deque()
+        pending: deque[AsyncResult[Result]] = deque()
         for batch in _batches(chain(head, stream)):
             pending.append(pool.apply_async(_work, (batch,)))
             if len(pending) >= 2 * jobs:
-                _merge(run, pending.popleft().get(), seen)
+                _merge(run, pending.popleft().get())
         while pending:
-            _merge(run, pending.popleft().get(), seen)
+            _merge(run, pending.popleft().get())
         pool.close()
         pool.join()
     except BaseException:
@@ -108,50 +111,31 @@ def _init_worker() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _work(batch: list[Entry]) -> tuple[list[Any], Counter[str], int]:
+def _work(batch: list[Entry]) -> Result:
     """In a worker: every product of the batch through every target, encoded."""
     run = _RUN
     assert run is not None
-    results: list[Any] = []
+    results: list[RowProblem | Settled] = []
     controls = run.controls
     before_mapped = controls.mapped
     controls.unmapped.clear()
+    defaults = run.defaults
     for entry in batch:
         if isinstance(entry, RowProblem):
             results.append(entry)
             continue
         file, line, data = entry
         product = run.prepare(Product(data), file, line)
-        results.append((product["id"], line, file, [_target(run, t, product)
-                                                    for t in run.targets]))
+        catalog_id = product["id"]
+        ids = run.ids.ids(product)
+        results.append((catalog_id, ids, line, file, [
+            [target.outcome(view, ids[target.group] or catalog_id, defaults)
+             for view in target.views(product)]
+            for target in run.targets]))
     return results, Counter(controls.unmapped), controls.mapped - before_mapped
 
 
-def _target(run: Run, target: Any, product: Product) -> Any:
-    """One outcome, or for a fan-out target (local inventory) a list, one per store."""
-    if target.stock is None:
-        return _encode(run, target, product)
-    from feedsync.pipeline import store_views
-
-    return [_encode(run, target, view) for view in store_views(target, product)]
-
-
-def _encode(run: Run, target: Any, product: Product) -> tuple[int, list[Any], list[bytes] | None]:
-    from feedsync.pipeline import writer_issue
-    from feedsync.writers import ItemRejected
-
-    outcome = run.evaluate(target, product)
-    if outcome.item is None:
-        return outcome.kind, outcome.issues, None
-    try:
-        payload = [o.writer.encode(outcome.item) for o in target.outputs if o.file is not None]
-    except ItemRejected as exc:
-        outcome.reject(writer_issue(target, product, exc))
-        return outcome.kind, outcome.issues, None
-    return WRITTEN, outcome.issues, payload
-
-
-def _merge(run: Run, result: tuple[list[Any], Counter[str], int], seen: SeenIds) -> None:
+def _merge(run: Run, result: Result) -> None:
     """In the parent, in catalog order: duplicates, counts, logs and the feed bytes.
 
     Feed bytes are gathered per output and written once per batch: far fewer calls, the
@@ -161,56 +145,17 @@ def _merge(run: Run, result: tuple[list[Any], Counter[str], int], seen: SeenIds)
     run.controls.unmapped.update(unmapped)
     run.controls.mapped += mapped
     report = run.report
-    pending: dict[int, list[bytes]] = {}
+    pending: Pending = {}
     for entry in entries:
         if isinstance(entry, RowProblem):
             run.add_problem(entry)
             continue
-        product_id, line, file, per_target = entry
+        catalog_id, ids, line, file, per_target = entry
         report.products_read += 1
-        if report.products_read == RESERVE_AFTER:
-            run.reserve(seen)
-        first_line = seen.add(product_id, line) if product_id else 0
-        if first_line:
-            stub = Product(id=product_id)
-            stub.file, stub.line = file, line
-            for target in run.targets:
-                run.duplicate(target, stub, first_line)
-        else:
-            for target, outcome in zip(run.targets, per_target, strict=True):
-                if target.stock is not None:
-                    target.stock.count(bool(outcome))
-                    for one in outcome:
-                        _apply(run, target, one, pending)
-                else:
-                    _apply(run, target, outcome, pending)
-        run.tick(report.products_read)
-    _flush(run, pending)
 
+        def outcomes(target: ChannelTarget, product_id: str, index: int,
+                     per_target: list[list[Outcome]] = per_target) -> list[Outcome]:
+            return per_target[index]
 
-def _apply(run: Run, target: Any, outcome: tuple[int, list[Any], list[bytes] | None],
-           pending: dict[int, list[bytes]]) -> None:
-    kind, issues, payload = outcome
-    if payload is not None:
-        writing = [o for o in target.outputs if o.file is not None]
-        for output, data in zip(writing, payload, strict=True):
-            if output.writer.concatenable:
-                pending.setdefault(id(output), []).append(data)
-            else:
-                _flush(run, pending)  # keep the order of every output's bytes
-                output.writer.write_encoded(data)
-    if kind == WRITTEN and not issues:
-        target.report.written += 1
-    else:
-        run.record_outcome(target, kind, issues)
-
-
-def _flush(run: Run, pending: dict[int, list[bytes]]) -> None:
-    if not pending:
-        return
-    for target in run.targets:
-        for output in target.outputs:
-            chunks = pending.get(id(output))
-            if chunks:
-                output.writer.write_encoded(b"".join(chunks))
-    pending.clear()
+        run.settle(catalog_id, file, line, ids, outcomes, pending)
+    run.flush(pending)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from feedsync.config import ChannelConfig, Config
+from feedsync.core import ChannelTarget
 from feedsync.errors import (
     ConfigError,
     ExitCode,
@@ -35,11 +36,12 @@ from feedsync.errors import (
 )
 from feedsync.gate import GateDecision, GatePolicy, evaluate
 from feedsync.lock import RunLock
-from feedsync.pipeline import ProgressCallback, Run, Target, prepare_targets
+from feedsync.pipeline import ProgressCallback, Run
 from feedsync.publishers.base import Destination, Publisher, Receipt, publisher_for
 from feedsync.report import RunReport
 from feedsync.secrets import redact
 from feedsync.state import FeedRecord, RunStatus, State
+from feedsync.targets import prepare_targets
 
 log = logging.getLogger("feedsync.push")
 
@@ -94,7 +96,7 @@ class Delivery:
 class PushPlan:
     config: Config
     catalog: Path
-    targets: list[Target]
+    targets: list[ChannelTarget]
     destinations: dict[str, list[Destination]]
     state_dir: Path
     staging: Path = field(default_factory=Path)

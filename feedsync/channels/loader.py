@@ -20,7 +20,8 @@ from feedsync.yamlio import load_yaml
 CHANNEL_FILE = "channel.yaml"
 WRITERS = ("rss", "csv", "tsv", "jsonl", "json", "amazon_listings")
 _TOP_KEYS = {"name", "title", "docs", "extends", "outputs", "default_outputs", "fields", "fan_out",
-             "checks", "tables", "limits", "remove_fields", "remove_checks", "description"}
+             "checks", "tables", "limits", "remove_fields", "remove_checks", "description",
+             "id_field"}
 _FIELD_KEYS = {"value", "multi", "separator", "children", "child_separator", "rules",
                "outputs", "column", "doc"}
 _OUTPUT_KEYS = {"writer", "file", "options"}
@@ -86,6 +87,9 @@ class ChannelSpec:
     limits: dict[str, Any] = field(default_factory=dict)
     yaml_path: Path = Path()
     fan_out: str | None = None  # "stock": one item per store row of the product
+    # The field holding the product's id in this channel (``id``, Amazon's ``sku``):
+    # duplicates are checked on its value. None: the channel has none; the catalog id is.
+    id_field: str | None = "id"
 
 
 def builtin_templates_dir() -> Path:
@@ -179,9 +183,16 @@ def _build_spec(raw: dict[str, Any], folder: Path, path: Path,
     if fan_out not in (None, "stock"):
         raise TemplateError("fan_out can only be 'stock' (one item per store row)",
                             file=where, key="fan_out")
+    id_name = _string(raw.get("id_field", parent.id_field if parent and parent.id_field
+                              else "id"), where, "id_field")
+    if id_name not in fields and "id_field" in raw:
+        raise TemplateError(f"id_field {id_name!r} is not a field of this channel",
+                            file=where, key="id_field")
+    id_field = id_name if id_name in fields else None
     return ChannelSpec(name=name, title=title, docs=docs, folder=folder, outputs=outputs,
                        default_outputs=default_outputs, fields=fields, checks=checks,
-                       tables=tables, limits=limits, yaml_path=path, fan_out=fan_out)
+                       tables=tables, limits=limits, yaml_path=path, fan_out=fan_out,
+                       id_field=id_field)
 
 
 def _outputs(raw: Any, where: str) -> dict[str, OutputSpec]:

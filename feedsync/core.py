@@ -1,0 +1,195 @@
+"""The per-product core: one product's way through one channel target.
+
+``build``/``validate`` (``pipeline.Run``), a parallel build's workers (``parallel``) and
+``feedsync explain`` all call the same three steps, so they cannot drift apart:
+
+1. ``IdGroups.ids(product)``: the product's id as each channel will write it (one value
+   per distinct id expression); the caller checks them for duplicates in catalog order;
+2. ``ChannelTarget.views(product)``: the product once, or once per store row for a
+   fan-out channel (local inventory);
+3. ``ChannelTarget.outcome(view, product_id)``: controls, mapping, overrides, rules and
+   encoding, giving an ``Outcome`` (written, rejected or filtered, with its issues and
+   the bytes each output would write).
+
+Nothing here writes a file or counts anything: that stays with the caller, which sees
+products in catalog order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from feedsync.channels.compiler import Data
+from feedsync.channels.loader import ChannelSpec
+from feedsync.channels.program import XML_ILLEGAL, CompiledChannel
+from feedsync.config import ChannelConfig
+from feedsync.controls import TargetControls
+from feedsync.errors import FeedsyncError, TemplateError
+from feedsync.model import Issue, Product
+from feedsync.report import ChannelReport, IssueLog
+from feedsync.rules.duplicates import SeenIds
+from feedsync.stores import StoreStock
+from feedsync.writers import ItemRejected, Writer
+from feedsync.writers.atomic import AtomicFile
+
+OutcomeKind = Literal["written", "rejected", "filtered"]
+WRITTEN: OutcomeKind = "written"
+REJECTED: OutcomeKind = "rejected"
+FILTERED: OutcomeKind = "filtered"
+
+
+@dataclass
+class Output:
+    """One output file of a target: its writer and, once opened, its atomic file."""
+
+    name: str
+    path: Path
+    writer: Writer
+    file: AtomicFile | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one product (or store view) in one target.
+
+    ``payload`` holds the encoded bytes for each output in ``ChannelTarget.encoding``
+    when the product is written. ``item`` is the mapped item; ``seen_as`` (the product
+    after the target's controls) and ``fired`` are kept only when tracing (explain).
+    """
+
+    kind: OutcomeKind
+    issues: list[Issue]
+    item: dict[str, Any] | None = None
+    payload: list[bytes] | None = None
+    fired: list[str] = field(default_factory=list)
+    seen_as: Product | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A worker sends outcomes to the parent by the hundred thousand: a plain tuple of
+        # what the parent needs (no item, no trace) pickles smallest.
+        return (Outcome, (self.kind, self.issues, None, self.payload))
+
+    def reject(self, issue: Issue) -> None:
+        self.kind, self.payload = REJECTED, None
+        self.issues.append(issue)
+
+
+@dataclass
+class ChannelTarget:
+    """One channel target at run time: compiled template, controls, outputs and counts."""
+
+    config: ChannelConfig
+    spec: ChannelSpec
+    channel: CompiledChannel
+    outputs: list[Output]
+    report: ChannelReport
+    context: Data
+    market: Data                 # the template's ``target`` variable: country, currency...
+    controls: TargetControls
+    duplicate_source: str
+    stock: StoreStock | None = None
+    log: IssueLog = field(default_factory=lambda: IssueLog(None))
+    log_file: AtomicFile | None = None
+    group: int = 0               # index of this target's id in ``IdGroups.ids``
+    # The outputs whose bytes ``outcome`` encodes: those being written (build), or all
+    # of them (explain shows each output's line). Set by the caller before the pass.
+    encoding: list[Output] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def views(self, product: Product) -> list[Product]:
+        """The product once, or for a fan-out channel once per store row, the row's
+        columns laid over it (none when the store stock file has no row for it)."""
+        if self.stock is None:
+            return [product]
+        views = []
+        for row in self.stock.rows_for(product["id"]):
+            view = product.clone()
+            values = {k: v for k, v in row.items() if v != ""}
+            view.update(values)
+            view.clean = view.clean and not XML_ILLEGAL.search("".join(values.values()))
+            views.append(view)
+        return views
+
+    def outcome(self, product: Product, product_id: str, defaults: Data,
+                trace: bool = False) -> Outcome:
+        """Controls, mapping, overrides, rules and encoding of one product; no side effect
+        outside this target's stateful writers (see ``Writer.stateless``)."""
+        outcome = self.evaluate(product, product_id, defaults, trace)
+        if outcome.item is not None and outcome.kind == WRITTEN:
+            try:
+                outcome.payload = [o.writer.encode(outcome.item) for o in self.encoding]
+            except ItemRejected as exc:
+                outcome.reject(Issue(
+                    code=exc.code, severity="error", message=exc.message, channel=self.name,
+                    product_id=product_id, file=product.file, line=product.line,
+                    field=exc.field, source=exc.source))
+        if not trace:
+            outcome.item = None
+        return outcome
+
+    def evaluate(self, product: Product, product_id: str, defaults: Data,
+                 trace: bool = False) -> Outcome:
+        """Filters, mapping and rules for one product; nothing is encoded."""
+        controls = self.controls
+        fired: list[str] = []
+        if controls.active:
+            verdict = controls.decide(product, self.market, defaults)
+            fired = verdict.fired
+            if verdict.excluded is not None:
+                return Outcome(FILTERED, [verdict.excluded], fired=fired)
+            if verdict.rejected is not None:
+                return Outcome(REJECTED, [verdict.rejected], fired=fired)
+            product = verdict.product
+        channel = self.channel
+        try:
+            item = channel.map(product, self.market, defaults, self.context)
+            if controls.override_columns:
+                fired += controls.apply_overrides(item, product, channel.separator_of)
+            issues = channel.validate(item, product, self.market, defaults, self.context)
+        except FeedsyncError as exc:
+            exc.product_id = exc.product_id or product_id
+            exc.file, exc.line = exc.file or product.file, exc.line or product.line
+            raise
+        except Exception as exc:  # a template expression failed on this product's data
+            raise TemplateError(
+                f"channel {channel.name!r} failed on this product: {type(exc).__name__}: {exc}",
+                file=product.file, line=product.line, product_id=product_id,
+                tip=f"check the field expressions in {self.spec.yaml_path}") from exc
+        kind = REJECTED if any(i.severity == "error" for i in issues) else WRITTEN
+        return Outcome(kind, issues, item, fired=fired, seen_as=product if trace else None)
+
+
+IdFunction = Callable[[Product], str]
+
+
+class IdGroups:
+    """The id each target writes, one value per distinct id expression, and one
+    duplicate-id table per value (first occurrence wins)."""
+
+    def __init__(self, targets: Sequence[ChannelTarget]) -> None:
+        self.functions: list[IdFunction] = [_catalog_id]
+        for target in targets:
+            target.group = 0
+        self.tables = [SeenIds() for _ in self.functions]
+
+    def ids(self, product: Product) -> list[str]:
+        return [function(product) for function in self.functions]
+
+    def check(self, ids: Sequence[str], line: int) -> list[int]:
+        """Per group: the line where this id was first seen, or 0 for a first occurrence."""
+        return [table.add(value, line) if value else 0
+                for table, value in zip(self.tables, ids, strict=True)]
+
+    def reserve(self, expected: int) -> None:
+        for table in self.tables:
+            table.reserve(expected)
+
+
+def _catalog_id(product: Product) -> str:
+    return product["id"]
