@@ -160,18 +160,21 @@ class TargetControls:
                     self.override_columns.append((name, column))
                     break
 
-    def decide(self, product: Product, target_vars: Data, defaults: Data) -> Verdict:
+    def decide(self, product: Product, target_vars: Data, defaults: Data,
+               product_id: str | None = None) -> Verdict:
+        """``product_id``: the id findings name (as the channel writes it)."""
+        ref = product["id"] if product_id is None else product_id
         verdict = Verdict(product)
         if self._include and not self._include(product, target_vars, defaults):
-            verdict.excluded = self._filtered(product, "include")
+            verdict.excluded = self._filtered(product, ref, "include")
             return verdict
         if self._exclude and self._exclude(product, target_vars, defaults):
-            verdict.excluded = self._filtered(product, "exclude")
+            verdict.excluded = self._filtered(product, ref, "exclude")
             return verdict
         if self.currency or self.reserve:
             verdict.product = _copy(product)
         if self.currency:
-            self._choose_price(verdict)
+            self._choose_price(verdict, ref)
             if verdict.rejected:
                 return verdict
         if self.reserve:
@@ -190,13 +193,13 @@ class TargetControls:
                 fired.append(f"override column {column}")
         return fired
 
-    def _filtered(self, product: Product, which: str) -> Issue:
+    def _filtered(self, product: Product, ref: str, which: str) -> Issue:
         return Issue(code=f"{which}-filter", severity="hint",
                      message=f"left out of {self.name} by its {which} filter",
-                     channel=self.name, product_id=product["id"], file=product.file,
+                     channel=self.name, product_id=ref, file=product.file,
                      line=product.line)
 
-    def _choose_price(self, verdict: Verdict) -> None:
+    def _choose_price(self, verdict: Verdict, ref: str) -> None:
         """Take the price in the target's currency; never convert."""
         product, currency = verdict.product, self.currency
         own = product.get("currency", "").upper()
@@ -213,7 +216,7 @@ class TargetControls:
                 code="no-price-in-target-currency", severity="error",
                 message=f"no {currency} price for target {self.name} (catalog currency "
                         f"{own or 'unknown'}; add a {column} column, feedsync never converts)",
-                channel=self.name, product_id=product["id"], file=product.file,
+                channel=self.name, product_id=ref, file=product.file,
                 line=product.line, field="price", value=product.get("price", ""))
 
 

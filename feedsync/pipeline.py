@@ -73,7 +73,7 @@ class Run:
         self.defaults = Data(config.defaults)
         self._defaults_clean = not XML_ILLEGAL.search("".join(self.defaults.values()))
         self.controls = CatalogControls(config)
-        self.ids = IdGroups(targets)
+        self.ids = IdGroups()
         self._catalog_log: IssueLog = IssueLog(None)
         self._catalog_log_file: AtomicFile | None = None
         self._bytes: tuple[Callable[[], int], int] = (lambda: 0, 0)
@@ -287,6 +287,7 @@ class Run:
         """Override columns (``title@google``) are found in the first record's header."""
         for target in self.targets:
             target.controls.bind_columns(product.keys(), target.spec.fields)
+        self.ids.bind(self.targets, self.defaults)
 
     def record_outcome(self, target: ChannelTarget, kind: OutcomeKind,
                        issues: list[Issue]) -> None:

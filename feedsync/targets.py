@@ -145,7 +145,8 @@ def _with_overrides(spec: ChannelSpec, target: ChannelConfig) -> ChannelSpec:
             raise ConfigError(f"channel {spec.name!r} has no field {name!r}",
                               key=f"channels.{target.name}.overrides.{name}",
                               tip="fields of this channel: " + ", ".join(fields))
-        fields[name] = dataclasses.replace(fields[name], value=expression)
+        fields[name] = dataclasses.replace(fields[name], value=expression,
+                                           where=f"channels.{target.name}.overrides.{name}")
     return dataclasses.replace(spec, fields=fields)
 
 

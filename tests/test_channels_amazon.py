@@ -514,12 +514,28 @@ def test_a_message_amazons_schema_refuses_is_rejected_at_build_time(tmp_path: Pa
 
 
 def test_two_ids_that_become_one_sku_are_caught(tmp_path: Path) -> None:
+    # The duplicate check runs on the SKU as written (issue 15, item 5): the second row
+    # is a duplicate-id, named by that SKU.
     catalog = write_csv(tmp_path / "c.csv", [
         _row("DUP 1", image_link="https://cdn.example.com/d1.jpg"),
         _row("DUP  1", image_link="https://cdn.example.com/d2.jpg")])
     report = _build(catalog, tmp_path / "out")
-    assert _errors(report) == {"DUP  1": {"amazon-duplicate-sku"}}
+    assert _errors(report) == {"DUP 1": {"duplicate-id"}}
     assert list(_messages(tmp_path / "out")) == ["DUP 1"]
+
+
+def test_the_writer_refuses_a_sku_it_already_wrote(tmp_path: Path) -> None:
+    """The writer's own backstop behind the pipeline's duplicate check."""
+    columns = tuple(Column(name=n, header=n, multi=n == "product_type_keys")
+                    for n in ("sku", "product_type", "product_type_keys", "item_name"))
+    writer = WRITERS["amazon_listings"](Layout(columns, {**SELLER, "_output_dir": str(tmp_path),
+                                                         "_target": "amazon"}))
+    writer.start(BytesIO())
+    item = {"sku": "A", "product_type": "SHIRT", "product_type_keys": [], "item_name": "Shirt"}
+    writer.write(item)
+    with pytest.raises(ItemRejected) as caught:
+        writer.encode(item)
+    assert (caught.value.code, caught.value.field) == ("amazon-duplicate-sku", "sku")
 
 
 def test_writer_without_an_output_directory_sends_full_updates() -> None:

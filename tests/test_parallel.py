@@ -24,10 +24,14 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _build(catalog: Path, out: Path, jobs: int) -> dict[str, object]:
-    config = parse_config({"jobs": jobs, "channels": {"google": {"outputs": ["xml", "tsv"]}}})
+GOOGLE = {"google": {"outputs": ["xml", "tsv"]}}
+
+
+def _build(catalog: Path, out: Path, jobs: int,
+           channels: dict[str, object] = GOOGLE, name: str = "google") -> dict[str, object]:
+    config = parse_config({"jobs": jobs, "channels": channels})
     report = build(catalog, [], out, config)
-    return {k: v for k, v in report.to_dict()["channels"]["google"].items()
+    return {k: v for k, v in report.to_dict()["channels"][name].items()
             if k not in ("file", "files", "issue_log")} | {"read": report.products_read,
                                                           "skipped": report.rows_skipped}
 
@@ -41,6 +45,20 @@ def test_parallel_output_is_byte_identical(catalog: Path, tmp_path: Path) -> Non
         assert (tmp_path / "serial" / name).read_bytes() == \
             (tmp_path / "parallel" / name).read_bytes(), name
     assert "duplicate-id" in serial["issues"]  # type: ignore[operator]
+
+
+def test_parallel_duplicates_per_channel_id(catalog: Path, tmp_path: Path) -> None:
+    # Two id expressions (two duplicate tables): the parent decides both in catalog order
+    # from the ids the workers send back.
+    channels = {"google": {"overrides": {"id": "product.id | lower | trim"}}, "tiktok": {}}
+    for name in ("google", "tiktok"):
+        serial = _build(catalog, tmp_path / "serial", 1, channels, name)
+        parallel = _build(catalog, tmp_path / "parallel", 2, channels, name)
+        assert serial == parallel, name
+        assert "duplicate-id" in serial["issues"]  # type: ignore[operator]
+    for name in ("google.xml", "tiktok.csv", "google.issues.jsonl", "tiktok.issues.jsonl"):
+        assert (tmp_path / "serial" / name).read_bytes() == \
+            (tmp_path / "parallel" / name).read_bytes(), name
 
 
 def test_worker_errors_keep_their_location(catalog: Path, tmp_path: Path) -> None:

@@ -119,6 +119,14 @@ class ExpressionCompiler:
         except _Unsupported:
             return self._fallback(text, where), False, False
 
+    def inputs(self, text: str, where: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The context names and the filters an expression uses."""
+        tree = self._parse(text, where)
+        names = [tree] if isinstance(tree, nodes.Name) else []
+        filters = [tree] if isinstance(tree, nodes.Filter) else []
+        return (frozenset(n.name for n in [*names, *tree.find_all(nodes.Name)]),
+                frozenset(f.name for f in [*filters, *tree.find_all(nodes.Filter)]))
+
     def _parse(self, text: str, where: str) -> nodes.Expr:
         try:
             template = self.env.parse("{{ (" + text + ") }}")

@@ -50,6 +50,9 @@ class FieldSpec:
     rules: tuple[RuleSpec, ...] = ()
     outputs: frozenset[str] | None = None  # None: every output
     column: str | None = None
+    # Where the value expression is written, for messages: "<channel.yaml>: fields.x.value",
+    # or "channels.<target>.overrides.x" for a merchant's override.
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,7 @@ def _field(name: str, raw: Any, where: str, inherited: FieldSpec | None) -> Fiel
         child_separator=_string(raw.get("child_separator", base.child_separator), where,
                                 f"{key}.child_separator"),
         rules=rules, outputs=outputs, column=raw.get("column", base.column),
+        where=f"{where}: {key}.value" if "value" in raw or not base.where else base.where,
     )
 
 

@@ -73,6 +73,7 @@ class CompiledChannel:
         self.fields: list[FieldSpec] = list(spec.fields.values())
         env = make_environment({"lookup": lookup_filter(spec.tables)})
         self._env = env
+        self._field_functions: dict[str, Callable[..., Any]] = {}
         compiler = ExpressionCompiler(env)
         self.fast_fields: dict[str, bool] = {}
         self._map = self._compile_map(compiler)
@@ -86,17 +87,45 @@ class CompiledChannel:
         """One generated function building the whole item; values normalised inline."""
         lines = ["def map_item(product, target, defaults, channel, item):", "    return {"]
         for spec in self.fields:
-            where = f"{self.spec.yaml_path}: fields.{spec.name}.value"
-            source, fast, is_text = compiler.compile_value(spec.value, where)
+            source, fast = self._value_source(compiler, spec)
             self.fast_fields[spec.name] = fast
-            if spec.multi:
-                source = f"_L({source}, {compiler.tables.const(spec.separator)})"
-            elif not is_text:
-                source = f"_T({source})"
             lines.append(f"        {spec.name!r}: {source},")
         lines.append("    }")
         return build_function("map_item", "\n".join(lines), compiler.tables, self.name,
                               {"_L": _as_list, "_T": _as_text})
+
+    def where(self, spec: FieldSpec) -> str:
+        """The config key of a field's expression, for messages."""
+        return spec.where or f"{self.spec.yaml_path}: fields.{spec.name}.value"
+
+    def _value_source(self, compiler: ExpressionCompiler, spec: FieldSpec) -> tuple[str, bool]:
+        """Python source for one field's value, normalised to text or a list of text."""
+        source, fast, is_text = compiler.compile_value(spec.value, self.where(spec))
+        if spec.multi:
+            source = f"_L({source}, {compiler.tables.const(spec.separator)})"
+        elif not is_text:
+            source = f"_T({source})"
+        return source, fast
+
+    def field_function(self, name: str) -> Callable[..., Any]:
+        """One field's value alone, as ``map`` computes it: ``f(product, target, defaults,
+        channel)``. Compiled on first use (the id of duplicate checks, a failing field)."""
+        function = self._field_functions.get(name)
+        if function is None:
+            compiler = ExpressionCompiler(self._env)
+            source, _ = self._value_source(compiler, self.spec.fields[name])
+            body = f"def value(product, target, defaults, channel, item=None):\n    return {source}"
+            function = build_function("value", body, compiler.tables, self.name,
+                                      {"_L": _as_list, "_T": _as_text})
+            self._field_functions[name] = function
+        return function
+
+    def context_free(self, name: str) -> bool:
+        """True when a field's value depends on the product and defaults alone (not on the
+        target, the channel or its lookup tables): targets may then share its values."""
+        spec = self.spec.fields[name]
+        names, filters = ExpressionCompiler(self._env).inputs(spec.value, self.where(spec))
+        return not names & {"target", "channel", "item"} and "lookup" not in filters
 
     def _compile_tests(self) -> list[_FieldTest]:
         tests = []
@@ -178,20 +207,25 @@ class CompiledChannel:
         return item
 
     def validate(self, item: dict[str, Any], product: Product, target: Data, defaults: Data,
-                 channel: Data) -> list[Issue]:
-        """Findings for one mapped item. Illegal characters are cleaned in place."""
+                 channel: Data, product_id: str | None = None) -> list[Issue]:
+        """Findings for one mapped item. Illegal characters are cleaned in place.
+
+        ``product_id`` is the id the findings name (the id as the channel writes it);
+        by default the catalog's.
+        """
         issues: list[Issue] = []
-        self._clean_text(item, product, issues)
+        ref = product["id"] if product_id is None else product_id
+        self._clean_text(item, product, ref, issues)
         tests = self._tests
         for index, reason, value in self._run_tests(item):
-            issues.append(self._issue(tests[index], reason, product, value))
+            issues.append(self._issue(tests[index], reason, product, ref, value))
         if self._item_checks:
             verdicts = self._check_fn(product, target, defaults, channel, Data(item))
             for check, verdict in zip(self._item_checks, verdicts, strict=True):
                 if not verdict:
                     issues.append(Issue(
                         code=check.code, severity=check.severity, message=check.message,
-                        channel=self.name, product_id=product["id"], file=product.file,
+                        channel=self.name, product_id=ref, file=product.file,
                         line=product.line, field=check.field,
                         value=_short(item.get(check.field, "")) if check.field else None,
                         source=check.source))
@@ -221,49 +255,51 @@ class CompiledChannel:
                              "reason": "" if ok else check.message, "source": check.source})
         return rows
 
-    def _issue(self, t: _FieldTest, reason: str, product: Product, value: Any) -> Issue:
+    def _issue(self, t: _FieldTest, reason: str, product: Product, ref: str,
+               value: Any) -> Issue:
         return Issue(code=t.code, severity=t.severity,
                      message=t.message or f"{t.field} {reason}", channel=self.name,
-                     product_id=product["id"], file=product.file, line=product.line,
+                     product_id=ref, file=product.file, line=product.line,
                      field=t.field, value=_short(value), source=t.source)
 
-    def _clean_text(self, item: dict[str, Any], product: Product, issues: list[Issue]) -> None:
+    def _clean_text(self, item: dict[str, Any], product: Product, ref: str,
+                    issues: list[Issue]) -> None:
         if not getattr(product, "clean", False):
-            self._drop_illegal(item, product, issues)
+            self._drop_illegal(item, product, ref, issues)
         if self._lint_formulas:
             for name, value in item.items():
                 # A multi-valued cell starts with its first value.
                 first = value if type(value) is str else (value[0] if value else "")
                 if first and first[0] in _FORMULA_CHARS:
-                    issues.append(self._formula(name, first, product))
+                    issues.append(self._formula(name, first, product, ref))
 
-    def _drop_illegal(self, item: dict[str, Any], product: Product,
+    def _drop_illegal(self, item: dict[str, Any], product: Product, ref: str,
                       issues: list[Issue]) -> None:
         for name, value in item.items():
             if isinstance(value, str):
                 if _XML_ILLEGAL.search(value):
                     item[name] = _XML_ILLEGAL.sub("", value)
-                    issues.append(self._cleaned(name, value, product))
+                    issues.append(self._cleaned(name, value, product, ref))
             elif value:
                 for i, one in enumerate(value):
                     if _XML_ILLEGAL.search(one):
                         value[i] = _XML_ILLEGAL.sub("", one)
-                        issues.append(self._cleaned(name, one, product))
+                        issues.append(self._cleaned(name, one, product, ref))
 
-    def _cleaned(self, name: str, value: str, product: Product) -> Issue:
+    def _cleaned(self, name: str, value: str, product: Product, ref: str) -> Issue:
         bad = _XML_ILLEGAL.search(value)
         code_point = f"U+{ord(bad.group()):04X}" if bad else "?"
         return Issue(code="invalid-xml-char", severity="warning",
                      message=f"{name} held a character feeds cannot carry ({code_point}); "
-                             "it was removed", channel=self.name, product_id=product["id"],
+                             "it was removed", channel=self.name, product_id=ref,
                      file=product.file, line=product.line, field=name,
                      value=_short(_XML_ILLEGAL.sub("\ufffd", value)), source=_XML_CLEAN_SOURCE)
 
-    def _formula(self, name: str, value: str, product: Product) -> Issue:
+    def _formula(self, name: str, value: str, product: Product, ref: str) -> Issue:
         return Issue(code="formula-like-value", severity="warning",
                      message=f"{name} starts with {value[0]!r}; a spreadsheet opening this "
                              "feed would run it as a formula (kept as is for the channel)",
-                     channel=self.name, product_id=product["id"], file=product.file,
+                     channel=self.name, product_id=ref, file=product.file,
                      line=product.line, field=name, value=_short(value), source=_FORMULA_SOURCE)
 
 
