@@ -21,6 +21,8 @@ from typing import Any
 
 from feedsync.channels.compiler import Data, ExpressionCompiler, build_function, make_environment
 from feedsync.channels.loader import load_table
+from feedsync.channels.program import Failure, failure_of
+from feedsync.codes import CODES
 from feedsync.config import CategoryMap, ChannelConfig, Config, Reserve, Supplemental
 from feedsync.errors import ConfigError, TemplateError
 from feedsync.model import Issue, Product, RowProblem
@@ -132,6 +134,7 @@ class Verdict:
     excluded: Issue | None = None
     rejected: Issue | None = None
     fired: list[str] = field(default_factory=list)
+    failed: Failure | None = None   # the include/exclude expression raised on this product
 
 
 class TargetControls:
@@ -165,12 +168,20 @@ class TargetControls:
         """``product_id``: the id findings name (as the channel writes it)."""
         ref = product["id"] if product_id is None else product_id
         verdict = Verdict(product)
-        if self._include and not self._include(product, target_vars, defaults):
-            verdict.excluded = self._filtered(product, ref, "include")
-            return verdict
-        if self._exclude and self._exclude(product, target_vars, defaults):
-            verdict.excluded = self._filtered(product, ref, "exclude")
-            return verdict
+        for which, predicate, keep in (("include", self._include, True),
+                                       ("exclude", self._exclude, False)):
+            if predicate is None:
+                continue
+            try:
+                decided = predicate(product, target_vars, defaults)
+            except Exception as exc:  # noqa: BLE001 - _failure stops on what is fatal
+                failure = failure_of(exc, f"channels.{self.name}.{which}", None)
+                verdict.failed = failure
+                verdict.rejected = expression_failed(failure, self.name, ref, product)
+                return verdict
+            if decided is not keep:
+                verdict.excluded = self._filtered(product, ref, which)
+                return verdict
         if self.currency or self.reserve:
             verdict.product = _copy(product)
         if self.currency:
@@ -256,3 +267,11 @@ def _predicate(expression: str | None, where: str) -> Callable[..., bool] | None
     body = f"def check(product, target, defaults, channel=None, item=None):\n    return {source}"
     function = build_function("check", body, compiler.tables, where)
     return lambda product, target, defaults: bool(function(product, target, defaults))
+
+
+def expression_failed(failure: Failure, channel: str, product_id: str,
+                      product: Product) -> Issue:
+    """The finding for an expression that raised on this product (it is rejected)."""
+    return CODES["expression-failed"].issue(
+        channel=channel, product_id=product_id, file=product.file, line=product.line,
+        field=failure.field, key=failure.key, error=failure.error)

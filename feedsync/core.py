@@ -28,7 +28,7 @@ from feedsync.channels.compiler import Data
 from feedsync.channels.loader import ChannelSpec
 from feedsync.channels.program import XML_ILLEGAL, CompiledChannel
 from feedsync.config import ChannelConfig
-from feedsync.controls import TargetControls
+from feedsync.controls import TargetControls, expression_failed
 from feedsync.errors import FeedsyncError, TemplateError
 from feedsync.model import Issue, Product
 from feedsync.report import ChannelReport, IssueLog
@@ -58,21 +58,25 @@ class Outcome:
     """What happened to one product (or store view) in one target.
 
     ``payload`` holds the encoded bytes for each output in ``ChannelTarget.encoding``
-    when the product is written. ``item`` is the mapped item; ``seen_as`` (the product
-    after the target's controls) and ``fired`` are kept only when tracing (explain).
+    when the product is written. ``fill`` says which fields have a value (the report's
+    fill counts), ``failed`` which expressions raised on this product. ``item`` is the
+    mapped item; it, ``seen_as`` (the product after the target's controls) and ``fired``
+    are kept only when tracing (explain).
     """
 
     kind: OutcomeKind
     issues: list[Issue]
     item: dict[str, Any] | None = None
     payload: list[bytes] | None = None
+    fill: int = -1                   # bit i set: field i has a value; -1: not mapped
+    failed: tuple[str, ...] = ()     # config keys of the expressions that raised
     fired: list[str] = field(default_factory=list)
     seen_as: Product | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # A worker sends outcomes to the parent by the hundred thousand: a plain tuple of
         # what the parent needs (no item, no trace) pickles smallest.
-        return (Outcome, (self.kind, self.issues, None, self.payload))
+        return (Outcome, (self.kind, self.issues, None, self.payload, self.fill, self.failed))
 
     def reject(self, issue: Issue) -> None:
         self.kind, self.payload = REJECTED, None
@@ -99,6 +103,36 @@ class ChannelTarget:
     # The outputs whose bytes ``outcome`` encodes: those being written (build), or all
     # of them (explain shows each output's line). Set by the caller before the pass.
     encoding: list[Output] = field(default_factory=list)
+    reached: int = 0             # outcomes settled (products, or store rows), not duplicates
+    # config key -> (products it failed on, the first of those findings)
+    failures: dict[str, tuple[int, Issue]] = field(default_factory=dict)
+
+    def count(self, outcome: Outcome) -> None:
+        """Count an outcome settled in catalog order: fill, and failed expressions."""
+        self.reached += 1
+        if outcome.fill >= 0:
+            self.report.fill.add(outcome.fill)
+        if outcome.failed:
+            found = [i for i in outcome.issues if i.code == "expression-failed"]
+            for key, issue in zip(outcome.failed, found, strict=True):
+                seen = self.failures.get(key)
+                self.failures[key] = (seen[0] + 1, seen[1]) if seen else (1, issue)
+
+    def broken_expression(self) -> TemplateError | None:
+        """An expression that failed on every product it was evaluated on: the template
+        (or the override) is broken, not the data. None when there is none."""
+        for key, (count, first) in self.failures.items():
+            filters = (f"channels.{self.name}.include", f"channels.{self.name}.exclude")
+            evaluated = self.reached if key in filters else self.report.fill.evaluated
+            if count >= evaluated > 0:
+                return TemplateError(
+                    f"{key}: the expression failed on every product ({count:,}); the first: "
+                    f"{first.message.removeprefix(key + ': ')}",
+                    file=first.file, line=first.line, product_id=first.product_id,
+                    field=first.field,
+                    tip="fix the expression; with data it cannot handle on some products "
+                        "only, each is reported as expression-failed and the build goes on")
+        return None
 
     @property
     def name(self) -> str:
@@ -137,7 +171,20 @@ class ChannelTarget:
 
     def evaluate(self, product: Product, product_id: str, defaults: Data,
                  trace: bool = False) -> Outcome:
-        """Filters, mapping and rules for one product; nothing is encoded."""
+        """Filters, mapping and rules for one product; nothing is encoded.
+
+        An expression that raises on this product's data makes it ``expression-failed``
+        (rejected); a sandbox violation or a signal stops the run, located at the product.
+        """
+        try:
+            return self._evaluate(product, product_id, defaults, trace)
+        except FeedsyncError as exc:
+            exc.product_id = exc.product_id or product_id
+            exc.file, exc.line = exc.file or product.file, exc.line or product.line
+            raise
+
+    def _evaluate(self, product: Product, product_id: str, defaults: Data,
+                  trace: bool) -> Outcome:
         controls = self.controls
         fired: list[str] = []
         if controls.active:
@@ -146,26 +193,22 @@ class ChannelTarget:
             if verdict.excluded is not None:
                 return Outcome(FILTERED, [verdict.excluded], fired=fired)
             if verdict.rejected is not None:
-                return Outcome(REJECTED, [verdict.rejected], fired=fired)
+                keys = (verdict.failed.key,) if verdict.failed is not None else ()
+                return Outcome(REJECTED, [verdict.rejected], failed=keys, fired=fired)
             product = verdict.product
         channel = self.channel
-        try:
-            item = channel.map(product, self.market, defaults, self.context)
-            if controls.override_columns:
-                fired += controls.apply_overrides(item, product, channel.separator_of)
-            issues = channel.validate(item, product, self.market, defaults, self.context,
-                                      product_id)
-        except FeedsyncError as exc:
-            exc.product_id = exc.product_id or product_id
-            exc.file, exc.line = exc.file or product.file, exc.line or product.line
-            raise
-        except Exception as exc:  # a template expression failed on this product's data
-            raise TemplateError(
-                f"channel {channel.name!r} failed on this product: {type(exc).__name__}: {exc}",
-                file=product.file, line=product.line, product_id=product_id,
-                tip=f"check the field expressions in {self.spec.yaml_path}") from exc
+        item, failures = channel.map_checked(product, self.market, defaults, self.context)
+        if controls.override_columns:
+            fired += controls.apply_overrides(item, product, channel.separator_of)
+        issues = channel.validate(item, product, self.market, defaults, self.context,
+                                  product_id, failures)
+        failed: tuple[str, ...] = ()
+        if failures:
+            issues += [expression_failed(f, self.name, product_id, product) for f in failures]
+            failed = tuple(f.key for f in failures)
         kind = REJECTED if any(i.severity == "error" for i in issues) else WRITTEN
-        return Outcome(kind, issues, item, fired=fired, seen_as=product if trace else None)
+        return Outcome(kind, issues, item, fill=channel.fill_mask(item), failed=failed,
+                       fired=fired, seen_as=product if trace else None)
 
 
 IdFunction = Callable[[Product], str]

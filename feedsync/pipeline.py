@@ -89,6 +89,10 @@ class Run:
                 raise CatalogError(
                     "the catalog holds no products", file=str(self.catalog),
                     tip="nothing was written; the previous feeds are unchanged")
+            for target in self.targets:
+                broken = target.broken_expression()
+                if broken is not None:
+                    raise broken
             self._finish_writers()
             for atomic in files:
                 atomic.commit()
@@ -228,6 +232,7 @@ class Run:
                     if pending:
                         self.flush(pending)  # keep the order of every output's bytes
                     output.writer.write_encoded(data)
+        target.count(outcome)
         if outcome.kind == WRITTEN and not outcome.issues:
             target.report.written += 1
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TypedDict
 
@@ -28,6 +29,46 @@ class CodeSummary:
     source: str | None = None
     message: str = ""
     examples: list[str] = dataclasses.field(default_factory=list)
+
+
+class FieldFill:
+    """How many evaluated items have a value, per field, for one target.
+
+    Counted from each item's fill mask (bit i: field i is not empty). Masks are tallied
+    as they come and folded into per-field counts when many distinct ones have been
+    seen, so the cost per item is one dict update and memory stays bounded.
+    """
+
+    FOLD_AT = 4096
+
+    def __init__(self, fields: Sequence[str] = ()) -> None:
+        self.fields = tuple(fields)
+        self.evaluated = 0
+        self._counts = [0] * len(self.fields)
+        self._masks: dict[int, int] = {}
+
+    def add(self, mask: int) -> None:
+        self.evaluated += 1
+        masks = self._masks
+        masks[mask] = masks.get(mask, 0) + 1
+        if len(masks) > self.FOLD_AT:
+            self._fold()
+
+    def _fold(self) -> None:
+        counts = self._counts
+        for mask, times in self._masks.items():
+            bit = 0
+            while mask:
+                if mask & 1:
+                    counts[bit] += times
+                mask >>= 1
+                bit += 1
+        self._masks.clear()
+
+    def counts(self) -> dict[str, int]:
+        """Field -> items with a value, every field of the channel (zeros included)."""
+        self._fold()
+        return dict(zip(self.fields, self._counts, strict=True))
 
 
 class IssueLog:
@@ -56,6 +97,7 @@ class ChannelReport:
     codes: dict[tuple[str, str | None], CodeSummary] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     docs: str = ""
+    fill: FieldFill = field(default_factory=FieldFill)
 
     def add(self, issue: Issue) -> None:
         self.counts[issue.code] += 1

@@ -20,7 +20,7 @@ from feedsync.config import ChannelConfig, Config, check_file_name
 from feedsync.controls import TargetControls
 from feedsync.core import ChannelTarget, Output
 from feedsync.errors import ConfigError, OutputError
-from feedsync.report import ChannelReport
+from feedsync.report import ChannelReport, FieldFill
 from feedsync.stores import StoreStock
 from feedsync.writers import WRITERS, Column, Layout
 
@@ -69,7 +69,8 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
             writer = WRITERS[spec.outputs[name].writer](_layout(spec, name, overrides))
             path = (out_dir or Path(".")) / _file_name(target_config, spec, name)
             outputs.append(Output(name=name, path=path, writer=writer))
-        report = ChannelReport(channel=spec.name, target=target_config.name, docs=spec.docs)
+        report = ChannelReport(channel=spec.name, target=target_config.name, docs=spec.docs,
+                               fill=FieldFill(list(spec.fields)))
         if write:
             report.files = {o.name: str(o.path) for o in outputs}
         market = Data(target_config.target)

@@ -61,17 +61,38 @@ def test_parallel_duplicates_per_channel_id(catalog: Path, tmp_path: Path) -> No
             (tmp_path / "parallel" / name).read_bytes(), name
 
 
-def test_worker_errors_keep_their_location(catalog: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "templates" / "broken"
+def _channel(tmp_path: Path, name: str, field: str) -> Path:
+    """A channel folder ``name`` writing ``id`` and one more field (``name: expression``)."""
+    folder = tmp_path / "templates" / name
     folder.mkdir(parents=True)
-    # Fails only at run time, on products whose price is not a number.
     (folder / "channel.yaml").write_text(
-        "name: broken\ndocs: https://example.com/docs\n"
-        "outputs: {csv: {writer: csv, file: broken.csv}}\n"
-        "fields:\n  id: product.id\n  cents: (product.price | float * 100) | int // 0\n",
-        encoding="utf-8")
-    config = dataclasses.replace(
-        Config(), jobs=2, template_dirs=(tmp_path / "templates",))
+        f"name: {name}\ndocs: https://example.com/docs\n"
+        f"outputs: {{csv: {{writer: csv, file: {name}.csv}}}}\n"
+        f"fields:\n  id: product.id\n  {field}\n", encoding="utf-8")
+    return tmp_path / "templates"
+
+
+def test_per_product_expression_failures_match_serial(catalog: Path, tmp_path: Path) -> None:
+    # Fails on products without a positive quantity: an issue on each, the build goes on.
+    templates = _channel(tmp_path, "units", "per_unit: (1000 // (product.quantity | int)) "
+                                            "| string")
+    results = []
+    for jobs in (1, 2):
+        config = dataclasses.replace(Config(), jobs=jobs, template_dirs=(templates,))
+        out = tmp_path / f"out{jobs}"
+        report = build(catalog, ["units"], out, config).to_dict()["channels"]["units"]
+        results.append(({k: v for k, v in report.items() if k not in ("file", "files",
+                                                                       "issue_log")},
+                        (out / "units.csv").read_bytes(),
+                        (out / "units.issues.jsonl").read_bytes()))
+    assert results[0] == results[1]
+    assert 0 < results[0][0]["issues"]["expression-failed"] < 2512  # type: ignore[index]
+
+
+def test_worker_errors_keep_their_location(catalog: Path, tmp_path: Path) -> None:
+    # Fails at run time on every product: a broken template, located at the first.
+    templates = _channel(tmp_path, "broken", "cents: (product.price | float * 100) | int // 0")
+    config = dataclasses.replace(Config(), jobs=2, template_dirs=(templates,))
     with pytest.raises(TemplateError) as caught:
         build(catalog, ["broken"], tmp_path / "out", config)
     assert caught.value.product_id is not None

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from jinja2.exceptions import SecurityError
+
 from feedsync.channels.compiler import (
     Data,
     ExpressionCompiler,
@@ -20,7 +22,7 @@ from feedsync.channels.compiler import (
     make_environment,
 )
 from feedsync.channels.loader import ChannelSpec, FieldSpec
-from feedsync.errors import TemplateError
+from feedsync.errors import FeedsyncError, SecurityRefusal, TemplateError
 from feedsync.model import Issue, Product, Severity
 from feedsync.rules.checks import CHECKS, Test
 
@@ -53,6 +55,7 @@ class _ItemCheck:
     severity: Severity
     source: str
     message: str
+    where: str
 
 
 def lookup_filter(tables: Mapping[str, Mapping[str, str]]) -> Callable[..., Any]:
@@ -74,12 +77,14 @@ class CompiledChannel:
         env = make_environment({"lookup": lookup_filter(spec.tables)})
         self._env = env
         self._field_functions: dict[str, Callable[..., Any]] = {}
+        self._checks_alone: list[Callable[..., Any]] | None = None
         compiler = ExpressionCompiler(env)
         self.fast_fields: dict[str, bool] = {}
         self._map = self._compile_map(compiler)
         self._tests = self._compile_tests()
         self._run_tests = self._generate_tests()
         self._item_checks, self._check_fn = self._compile_checks(compiler)
+        self.fill_mask = self._compile_fill()
         self._lint_formulas = lint_formulas
 
     # --- compile ---------------------------------------------------------------------
@@ -93,6 +98,13 @@ class CompiledChannel:
         lines.append("    }")
         return build_function("map_item", "\n".join(lines), compiler.tables, self.name,
                               {"_L": _as_list, "_T": _as_text})
+
+    def _compile_fill(self) -> Callable[[dict[str, Any]], int]:
+        """``fill_mask(item)``: bit i set when the i-th field has a value (the report's
+        per-field fill counts; one generated expression, so it costs little)."""
+        terms = [f"({1 << i} if item[{spec.name!r}] else 0)" for i, spec in enumerate(self.fields)]
+        body = "def fill_mask(item):\n    return " + (" | ".join(terms) or "0")
+        return build_function("fill_mask", body, _Tables(), self.name)
 
     def where(self, spec: FieldSpec) -> str:
         """The config key of a field's expression, for messages."""
@@ -190,7 +202,8 @@ class CompiledChannel:
             lines.append(f"        {source},")
             checks.append(_ItemCheck(code=check.code, field=check.field,
                                      severity=check.severity,  # type: ignore[arg-type]
-                                     source=check.source, message=check.message))
+                                     source=check.source, message=check.message,
+                                     where=check.where))
         lines.append("    )")
         return checks, build_function("run_checks", "\n".join(lines), compiler.tables,
                                       self.name)
@@ -206,12 +219,41 @@ class CompiledChannel:
         item: dict[str, Any] = self._map(product, target, defaults, channel, None)
         return item
 
+    def map_checked(self, product: Product, target: Data, defaults: Data,
+                    channel: Data) -> tuple[dict[str, Any], list[Failure]]:
+        """``map``, where a field expression that raises on this product's data leaves
+        that field empty and is returned as a ``Failure`` (the others still map).
+
+        A sandbox violation (``SecurityRefusal``) and any other ``FeedsyncError`` (a
+        signal arriving as ``Interrupted``) stop the run instead.
+        """
+        try:
+            item: dict[str, Any] = self._map(product, target, defaults, channel, None)
+            return item, []
+        except FeedsyncError as exc:
+            if not isinstance(exc, TemplateError):
+                raise
+        except Exception:  # noqa: BLE001, S110 - found again, field by field, below
+            pass
+        # The slow path, for this product only: which field failed, and why.
+        item, failures = {}, []
+        for spec in self.fields:
+            try:
+                item[spec.name] = self.field_function(spec.name)(product, target, defaults,
+                                                                 channel)
+            except Exception as exc:  # noqa: BLE001 - each kind is sorted by _failure
+                failures.append(failure_of(exc, self.where(spec), spec.name))
+                item[spec.name] = [] if spec.multi else ""
+        return item, failures
+
     def validate(self, item: dict[str, Any], product: Product, target: Data, defaults: Data,
-                 channel: Data, product_id: str | None = None) -> list[Issue]:
+                 channel: Data, product_id: str | None = None,
+                 failures: list[Failure] | None = None) -> list[Issue]:
         """Findings for one mapped item. Illegal characters are cleaned in place.
 
         ``product_id`` is the id the findings name (the id as the channel writes it);
-        by default the catalog's.
+        by default the catalog's. With ``failures``, an item check whose expression
+        raises on this product is added there instead of raising.
         """
         issues: list[Issue] = []
         ref = product["id"] if product_id is None else product_id
@@ -220,9 +262,9 @@ class CompiledChannel:
         for index, reason, value in self._run_tests(item):
             issues.append(self._issue(tests[index], reason, product, ref, value))
         if self._item_checks:
-            verdicts = self._check_fn(product, target, defaults, channel, Data(item))
+            verdicts = self._verdicts(product, target, defaults, channel, item, failures)
             for check, verdict in zip(self._item_checks, verdicts, strict=True):
-                if not verdict:
+                if verdict is False:
                     issues.append(Issue(
                         code=check.code, severity=check.severity, message=check.message,
                         channel=self.name, product_id=ref, file=product.file,
@@ -248,12 +290,51 @@ class CompiledChannel:
             rows.append({"field": t.field, "code": t.code, "severity": t.severity,
                          "verdict": verdict, "reason": reason, "source": t.source})
         if self._item_checks:
-            verdicts = self._check_fn(product, target, defaults, channel, Data(item))
+            failures: list[Failure] = []
+            verdicts = self._verdicts(product, target, defaults, channel, item, failures)
+            errors = iter(failures)
             for check, ok in zip(self._item_checks, verdicts, strict=True):
+                verdict = "fail" if ok is not True else "pass"
+                reason = ("" if ok else check.message) if ok is not None else (
+                    f"the expression failed: {next(errors).error}")
                 rows.append({"field": check.field, "code": check.code,
-                             "severity": check.severity, "verdict": "pass" if ok else "fail",
-                             "reason": "" if ok else check.message, "source": check.source})
+                             "severity": check.severity, "verdict": verdict,
+                             "reason": reason, "source": check.source})
         return rows
+
+    def _verdicts(self, product: Product, target: Data, defaults: Data, channel: Data,
+                  item: dict[str, Any], failures: list[Failure] | None) -> list[bool | None]:
+        """Each item check's verdict; ``None`` where its expression failed (added to
+        ``failures``; without a list the error is raised)."""
+        data = Data(item)
+        try:
+            return [bool(v) for v in self._check_fn(product, target, defaults, channel, data)]
+        except FeedsyncError as exc:
+            if failures is None or not isinstance(exc, TemplateError):
+                raise
+        except Exception:
+            if failures is None:
+                raise
+        verdicts: list[bool | None] = []
+        for check, function in zip(self._item_checks, self._check_functions(), strict=True):
+            try:
+                verdicts.append(bool(function(product, target, defaults, channel, data)))
+            except Exception as exc:  # noqa: BLE001 - each kind is sorted by _failure
+                failures.append(failure_of(exc, check.where, check.field))
+                verdicts.append(None)
+        return verdicts
+
+    def _check_functions(self) -> list[Callable[..., Any]]:
+        """Each item check alone (compiled on first use: a check that failed)."""
+        if self._checks_alone is None:
+            self._checks_alone = []
+            for check in self.spec.checks:
+                compiler = ExpressionCompiler(self._env)
+                source, _ = compiler.compile(check.expression, check.where)
+                body = f"def check(product, target, defaults, channel, item):\n    return {source}"
+                self._checks_alone.append(build_function("check", body, compiler.tables,
+                                                         self.name))
+        return self._checks_alone
 
     def _issue(self, t: _FieldTest, reason: str, product: Product, ref: str,
                value: Any) -> Issue:
@@ -301,6 +382,26 @@ class CompiledChannel:
                              "feed would run it as a formula (kept as is for the channel)",
                      channel=self.name, product_id=ref, file=product.file,
                      line=product.line, field=name, value=_short(value), source=_FORMULA_SOURCE)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An expression that raised on one product: its config key, field and error."""
+
+    key: str              # "channel_templates/google/channel.yaml: fields.title.value"
+    field: str | None
+    error: str
+
+
+def failure_of(exc: Exception, where: str, field: str | None) -> Failure:
+    """A per-product failure, or the run stops: a sandbox violation (exit 9), a signal."""
+    if isinstance(exc, SecurityError):
+        raise SecurityRefusal(f"{where}: template sandbox violation: {exc}") from exc
+    if isinstance(exc, FeedsyncError):
+        if not isinstance(exc, TemplateError):
+            raise exc
+        return Failure(where, field, exc.message.removeprefix(f"{where}: "))
+    return Failure(where, field, f"{type(exc).__name__}: {exc}")
 
 
 def _as_list(value: Any, separator: str) -> list[str]:

@@ -1,0 +1,286 @@
+"""The issue-code catalogue: every finding feedsync can report, one entry per code.
+
+A code is a stable kebab-case name, never renamed. Each entry says its default severity,
+its message template (``{field}``-style placeholders), its source where the source is
+fixed (a rule's source in a channel file wins: ``source=`` on ``Code.issue``), which part
+of feedsync reports it, and what it means. ``Issue`` objects for codes feedsync sets
+itself are built here (``CODES["duplicate-id"].issue(...)``), so a message is rendered
+from its template in one place; rules in channel files give their own message and
+source, and take the code's default severity when they do not name one.
+
+docs/issue-codes.md is generated from this table (``python -m feedsync.codes``), and
+``tests/test_issue_codes.py`` fails when either drifts: a code a part of feedsync can
+emit (a check, a shipped channel folder, a writer, a source, a profile, the gate) that is
+missing here, or a page that no longer matches the table.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from feedsync.model import Issue, Severity
+
+Area = Literal["row", "check", "template", "writer", "feedsync", "gate"]
+
+AREA_TITLES: Final[dict[Area, str]] = {
+    "row": "Rows the reader could not use (catalog level, in `catalog.issues.jsonl`)",
+    "check": "Field checks (named in a channel's `channel.yaml`)",
+    "template": "Codes given by the shipped channel folders (`code:` on a rule or a check)",
+    "writer": "Set by the Amazon writer (`amazon_listings`)",
+    "feedsync": "Set by feedsync itself",
+    "gate": "Publish gate reasons (`feedsync push`, in the report's deliveries)",
+}
+
+
+@dataclass(frozen=True)
+class Code:
+    """One issue code: what it means and how its findings are written."""
+
+    code: str
+    severity: Severity       # default: a channel file's rule may name another
+    area: Area
+    meaning: str             # one line for docs/issue-codes.md
+    message: str = ""        # template; ``{field}``, ``{reason}`` ... filled by ``render``
+    source: str | None = None  # where the rule is written down, when it is always the same
+    check: str | None = None   # the field check that reports it (area "check")
+
+    def render(self, **params: Any) -> str:
+        return self.message.format(**params) if self.message else self.meaning
+
+    def issue(self, *, channel: str = "", product_id: str | None = None,
+              file: str | None = None, line: int | None = None, field: str | None = None,
+              value: str | None = None, source: str | None = None,
+              severity: Severity | None = None, message: str | None = None,
+              **params: Any) -> Issue:
+        """A finding of this code; the message from the template unless one is given."""
+        return Issue(code=self.code, severity=severity or self.severity,
+                     message=message if message is not None else self.render(
+                         field=field, value=value, **params),
+                     channel=channel, product_id=product_id, file=file, line=line,
+                     field=field, value=value, source=source or self.source)
+
+
+_SCHEMA: Final = ("https://github.com/amzn/selling-partner-api-models/blob/main/schemas/"
+                  "feeds/listings-feed-message-schema-v2.json")
+_PRODUCT_TYPE: Final = "https://developer-docs.amazon.com/sp-api/docs/product-type-api-use-case-guide"
+
+
+def _row(code: str, meaning: str) -> Code:
+    return Code(code, "error", "row", meaning)
+
+
+def _check(code: str, check: str, meaning: str) -> Code:
+    return Code(code, "error", "check", meaning, "{field} {reason}", check=check)
+
+
+def _template(code: str, meaning: str, severity: Severity = "error") -> Code:
+    return Code(code, severity, "template", meaning, "{field} {reason}")
+
+
+def _gate(code: str, meaning: str) -> Code:
+    return Code(code, "error", "gate", meaning)
+
+
+_ALL: Final[tuple[Code, ...]] = (
+    # --- sources and profiles: rows that are reported and skipped ---------------------------
+    _row("row-ragged", "a CSV/TSV row has more or fewer cells than the header"),
+    _row("row-unterminated-quote", "a quoted cell is never closed before the end of the file"),
+    _row("row-undecodable", "the row holds bytes that are not valid in the file's encoding "
+                            "(the byte offset is given)"),
+    _row("row-malformed", "the row could not be parsed as a CSV record"),
+    _row("row-field-too-large", "a cell is larger than the reader's safety limit"),
+    _row("row-bad-json", "a JSON Lines line is not valid JSON"),
+    _row("row-not-object", "a JSON record is not an object"),
+    _row("profile-not-a-product", "a shop-export row that is not a sellable product (a "
+                                  "variable parent, a grouped product, a store-view row); "
+                                  "see docs/profiles.md"),
+    _row("profile-missing-key", "a shop-export row without the key its profile groups by "
+                                "(a handle, a parent reference)"),
+    # --- the field checks of feedsync/rules/checks.py -----------------------------------------
+    _check("missing-required", "required", "the field is empty but the channel requires it"),
+    _check("too-long", "max_length", "more characters than the channel allows"),
+    _check("too-short", "min_length", "fewer characters than the channel needs"),
+    _check("not-in-enum", "enum", "not one of the values the channel accepts"),
+    _check("bad-url", "url", "not an http(s) URL (or not ASCII where the channel asks)"),
+    _check("bad-money", "money", "not an amount with an ISO 4217 currency, not finite, or "
+                                 "not above zero"),
+    _check("bad-gtin", "gtin", "not 8/12/13/14 digits, or the GS1 check digit fails"),
+    _check("gtin-coupon-range", "gtin_coupon", "a GTIN in a coupon range"),
+    _check("gtin-restricted-range", "gtin_restricted",
+           "a restricted-circulation GTIN (store-internal numbers)"),
+    _check("bad-date", "date", "not an ISO 8601 date or date-time"),
+    _check("bad-date-range", "date_range", "not two ISO 8601 date-times joined by `/`"),
+    _check("pattern-mismatch", "pattern", "does not match the channel's pattern (channel "
+                                          "folders often give such rules a code of their "
+                                          "own, listed below)"),
+    _check("too-many-values", "max_count", "more values than the channel allows"),
+    _check("private-use-char", "no_private_use",
+           "holds a Unicode private-use character (U+E000–U+F8FF)"),
+    _check("promotional-text", "promo_text", "promotional phrases such as \"free shipping\""),
+    _check("all-caps", "all_caps", "written in capitals only"),
+    # --- codes the shipped channel folders give their rules and item checks -------------------
+    _template("placeholder-text", "title holds placeholder text (lorem ipsum, TBD, N/A)"),
+    _template("color-not-a-name", "colour is a code, `multi` or `N/A` rather than colour "
+                                  "names"),
+    _template("bad-shipping", "shipping is not `country:region:service:price`"),
+    _template("bad-tax", "tax is not `US:region:rate:tax_ship`"),
+    _template("availability-date-required", "preorder/backorder without availability_date"),
+    _template("sale-price-not-below-price", "sale_price is not lower than price"),
+    _template("sale-price-currency-differs", "sale_price and price use different currencies"),
+    _template("missing-identifier", "branded product without gtin or mpn, and "
+                                    "identifier_exists not `no`"),
+    _template("identifier-exists-contradicts-gtin", "identifier_exists is `no` but a gtin "
+                                                    "is given"),
+    _template("too-many-images", "more additional images than the channel takes (the first "
+                                 "ones are kept)"),
+    _template("apparel-attributes-missing", "apparel without color, gender and age_group"),
+    _template("condition-missing-for-used", "a used or refurbished product without "
+                                            "condition"),
+    _template("html-in-description", "the description still holds HTML tags or entities"),
+    _template("bad-date-range-format", "a sale date offset not written `±hh:mm`"),
+    _template("bad-quantity", "a stock quantity that is not a whole number of 0 or more"),
+    _template("commerce-identifiers", "Shops need a brand plus a gtin or mpn"),
+    _template("variant-attribute-missing", "item_group_id without colour, size, pattern or "
+                                           "material"),
+    _template("category-too-shallow", "a text category with fewer than 2 levels"),
+    _template("additional-images-too-long", "additional image links over 2,000 characters "
+                                            "in all"),
+    _template("missing-required-unconfirmed", "required only according to an unconfirmed "
+                                              "source; the product is kept", "warning"),
+    _template("emoji-in-title", "the title contains an emoji"),
+    _template("format-char", "an invisible formatting character in sku_id or title"),
+    _template("price-without-currency", "a price without currency (Pinterest reads it as "
+                                        "USD)"),
+    _template("comma-in-image-link", "Pinterest cannot process a comma in an image URL"),
+    _template("placeholder-image", "an image URL named placeholder or dummy"),
+    _template("bad-category-separator", "`>` without spaces in product_type"),
+    _template("shipping-required", "an AT or DE target without shipping"),
+    _template("missing-quantity", "no stock quantity: the listing is sent without "
+                                  "fulfillment availability"),
+    _template("pickup-sla-without-method", "pickup_sla given without pickup_method"),
+    _template("pickup-method-without-sla", "pickup_method without pickup_sla (unless \"not "
+                                           "supported\")"),
+    _template("product-type-single-value", "a comma in product_type, which Microsoft reads "
+                                           "as one value"),
+    # --- the Amazon listings writer ------------------------------------------------------------
+    Code("amazon-no-product-type", "error", "writer", "neither product_type nor "
+         "google_product_category maps to an Amazon product type", source=_PRODUCT_TYPE),
+    Code("amazon-schema", "error", "writer", "the listing message fails Amazon's JSON schema "
+         "(the JSON path is named)", source=_SCHEMA),
+    Code("amazon-bad-value", "error", "writer", "a value Amazon cannot take (e.g. a price "
+         "without a currency, a GTIN of the wrong length)", source=_SCHEMA),
+    Code("amazon-duplicate-sku", "error", "writer", "the same SKU twice in one feed",
+         source=_SCHEMA),
+    # --- feedsync's own findings ------------------------------------------------------------
+    Code("duplicate-id", "error", "feedsync", "the same id (as the channel writes it) "
+         "appeared earlier in the catalog; the first occurrence is kept (both lines are "
+         "named)", "id {value!r} already appeared on line {first_line}; the first "
+         "occurrence is kept"),
+    Code("expression-failed", "error", "feedsync", "a field, check or filter expression "
+         "raised an error on this product (the message names the expression's config key); "
+         "the product is rejected, the build goes on", "{key}: {error}"),
+    Code("invalid-xml-char", "warning", "feedsync", "a character no feed can carry (C0 "
+         "control, lone surrogate, U+FFFE/U+FFFF) was removed",
+         "{field} held a character feeds cannot carry ({code_point}); it was removed",
+         source="https://www.w3.org/TR/xml/#charsets"),
+    Code("formula-like-value", "warning", "feedsync", "a value in a CSV/TSV feed starts with "
+         "`=`, `+`, `-`, `@`, tab or CR; kept byte for byte, but a spreadsheet would run it",
+         "{field} starts with {first!r}; a spreadsheet opening this feed would run it as a "
+         "formula (kept as is for the channel)",
+         source="https://owasp.org/www-community/attacks/CSV_Injection"),
+    Code("include-filter", "hint", "feedsync", "the product was left out of this channel by "
+         "the config's include filter", "left out of {channel} by its include filter"),
+    Code("exclude-filter", "hint", "feedsync", "the product was left out of this channel by "
+         "the config's exclude filter", "left out of {channel} by its exclude filter"),
+    Code("no-price-in-target-currency", "error", "feedsync", "the target's currency has no "
+         "price column for this product; feedsync never converts",
+         "no {currency} price for target {channel} (catalog currency {own}; add a {column} "
+         "column, feedsync never converts)"),
+    # --- the publish gate (feedsync/gate.py) ----------------------------------------------
+    _gate("feed-empty", "no items written"),
+    _gate("too-few-items", "fewer items than `min_items` (but more than none)"),
+    _gate("feed-shrunk", "items fell by more than `max_drop_ratio` against the last good "
+                         "feed"),
+    _gate("feed-shrunk-count", "items fell by more than `max_drop_count`"),
+    _gate("too-many-rejected", "rejected / (written + rejected) is above "
+                               "`max_rejected_ratio`"),
+)
+
+CODES: Final[dict[str, Code]] = {c.code: c for c in _ALL}
+
+
+def default_severity(code: str | None) -> Severity:
+    """The severity a channel file's rule gets when it names none: the code's default,
+    ``error`` for a code of the channel folder's own (a rule the channel enforces)."""
+    known = CODES.get(code or "")
+    return known.severity if known is not None else "error"
+
+
+def markdown(channel_codes: Mapping[str, Iterable[str]] | None = None) -> str:
+    """docs/issue-codes.md, generated from the catalogue.
+
+    ``channel_codes`` maps a code to the shipped channel folders that use it (the
+    template codes' "channels" column); the test builds it from channel_templates/.
+    """
+    lines = [
+        "# Issue codes",
+        "",
+        "Every finding feedsync reports carries a stable kebab-case `code` (never renamed),",
+        "a severity, the product id (as the channel writes it), file, line and field where",
+        "they apply, and the rule's source URL. Tests assert codes, not message text.",
+        "",
+        "This page is generated from the catalogue in `feedsync/codes.py`",
+        "(`python -m feedsync.codes > docs/issue-codes.md`); `tests/test_issue_codes.py`",
+        "fails when a code any part of feedsync can report is missing from the catalogue,",
+        "or when this page no longer matches it.",
+        "",
+        "Severities: **error** drops the product from that channel's feed; **warning** keeps",
+        "it and reports it; **hint** only advises. The severity shown is the code's default:",
+        "a rule in a channel file may name another (`severity:`), and `explain` shows the",
+        "one that applies.",
+    ]
+    for area, title in AREA_TITLES.items():
+        lines += ["", f"## {title}", ""]
+        codes = [c for c in _ALL if c.area == area]
+        if area == "check":
+            lines += ["| code | check | severity | meaning |", "|---|---|---|---|"]
+            lines += [f"| `{c.code}` | `{c.check}` | {c.severity} | {c.meaning} |"
+                      for c in codes]
+        elif area == "template":
+            lines += ["| code | channels | default severity | meaning |", "|---|---|---|---|"]
+            for c in codes:
+                used = ", ".join(sorted((channel_codes or {}).get(c.code, ())))
+                lines.append(f"| `{c.code}` | {used} | {c.severity} | {c.meaning} |")
+        else:
+            lines += ["| code | severity | meaning |", "|---|---|---|"]
+            lines += [f"| `{c.code}` | {c.severity} | {c.meaning} |" for c in codes]
+    lines += ["", "A channel folder that gives a rule a code of its own should add it to the",
+              "catalogue and to this page (the test holds this for the shipped folders);",
+              "`feedsync explain` shows each rule with its code and source.", ""]
+    return "\n".join(lines)
+
+
+def shipped_channel_codes(templates: Path) -> dict[str, set[str]]:
+    """Code -> the shipped channel folders whose rules or checks name it."""
+    import yaml
+
+    found: dict[str, set[str]] = {}
+    for path in sorted(templates.glob("*/channel.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        codes = {c["code"] for c in raw.get("checks", []) or []}
+        for spec in (raw.get("fields") or {}).values():
+            if isinstance(spec, dict):
+                codes.update(r["code"] for r in spec.get("rules", []) or [] if "code" in r)
+        for code in codes:
+            found.setdefault(code, set()).add(path.parent.name)
+    return found
+
+
+if __name__ == "__main__":  # pragma: no cover - the docs generator, run by hand
+    from feedsync.channels.loader import builtin_templates_dir
+
+    sys.stdout.write(markdown(shipped_channel_codes(builtin_templates_dir())))
