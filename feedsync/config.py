@@ -5,6 +5,10 @@ outputs``). Unknown keys get a suggestion. Secrets are never accepted inline: a 
 as ``password:`` is refused with a pointer to ``password_env`` / ``password_file``.
 YAML 1.1 traps (``country: NO`` read as false, ``gtin: 0012…`` read as a number) are
 refused where text is expected, with a tip to quote the value. See config.example.yaml.
+
+Settings that are only used late in a run are checked here too, so that a mistake costs
+nothing (no lock taken, no run recorded, no catalog read): the publish gate's limits,
+``catalog.profile``, and each destination's URL and options (``destinations.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from feedsync.destinations import destination_of
 from feedsync.errors import ConfigError
+from feedsync.gate import GatePolicy
+from feedsync.profiles import PROFILES
 from feedsync.yamlio import load_yaml
 
 _TOP_KEYS = {"version", "catalog", "defaults", "output_dir", "template_dirs", "channels",
@@ -147,7 +154,7 @@ def parse_config(raw: Mapping[str, Any], path: Path | None = None) -> Config:
                             for i, p in enumerate(_list(raw.get("template_dirs", []), where,
                                                         "template_dirs"))),
         channels=_channels(raw.get("channels", []), base, where),
-        gate=_mapping(raw.get("gate", {}), where, "gate"),
+        gate=_gate(raw.get("gate", {}), where, "gate"),
         state_dir=_path(raw.get("state_dir", ".feedsync"), base, where, "state_dir"),
         keep_feeds=_int(raw.get("keep_feeds", 5), where, "keep_feeds"),
         supplemental=tuple(_supplemental(item, base, where, f"supplemental[{i}]")
@@ -240,10 +247,13 @@ def _catalog(raw: Any, base: Path, where: str) -> CatalogConfig:
             raise ConfigError(f"unknown encoding {encoding!r}", file=where,
                               key="catalog.encoding") from exc
     path = raw.get("path")
+    profile = _text(raw.get("profile", "auto"), where, "catalog.profile")
+    if profile not in ("auto", "none") and profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}", file=where, key="catalog.profile",
+                          tip="profiles: auto, none, " + ", ".join(sorted(PROFILES)))
     return CatalogConfig(
         path=_path(path, base, where, "catalog.path") if path is not None else None,
-        format=fmt, encoding=encoding, delimiter=delimiter,
-        profile=_text(raw.get("profile", "auto"), where, "catalog.profile"))
+        format=fmt, encoding=encoding, delimiter=delimiter, profile=profile)
 
 
 def _stock(raw: Any, base: Path, where: str, key: str) -> StockConfig | None:
@@ -285,15 +295,38 @@ def _channels(raw: Any, base: Path, where: str) -> tuple[ChannelConfig, ...]:
             template=_text(settings.get("template", name), where, f"{key}.template"),
             outputs=tuple(_list(outputs, where, f"{key}.outputs")) if outputs else None,
             files=files, target=target, options=options,
-            destinations=tuple(_mapping(d, where, f"{key}.destinations[{i}]")
+            destinations=tuple(_destination(d, where, f"{key}.destinations[{i}]")
                                for i, d in enumerate(destinations)),
-            gate=_mapping(settings.get("gate", {}), where, f"{key}.gate"),
+            gate=_gate(settings.get("gate", {}), where, f"{key}.gate"),
             overrides=_text_mapping(settings.get("overrides", {}), where, f"{key}.overrides"),
             include=_optional_text(settings.get("include"), where, f"{key}.include"),
             exclude=_optional_text(settings.get("exclude"), where, f"{key}.exclude"),
             reserve=_reserve(settings.get("reserve"), where, f"{key}.reserve"),
             stock=_stock(settings.get("stock"), base, where, f"{key}.stock")))
     return tuple(result)
+
+
+def _gate(raw: Any, where: str, key: str) -> Mapping[str, Any]:
+    """Publish gate limits, checked now: a typo must not wait for the end of a build."""
+    mapping = _mapping(raw, where, key)
+    try:
+        GatePolicy.from_mapping(mapping, key)
+    except ConfigError as exc:
+        exc.file = where
+        raise
+    return mapping
+
+
+def _destination(raw: Any, where: str, key: str) -> Mapping[str, Any]:
+    mapping = _mapping(raw, where, key)
+    destination_of(mapping, key, where)
+    return mapping
+
+
+def gate_policy(config: Config, target: ChannelConfig) -> GatePolicy:
+    """A target's gate: the top-level limits, each overridden by the channel's own."""
+    return GatePolicy.from_mapping({**config.gate, **target.gate},
+                                   f"channels.{target.name}.gate")
 
 
 def check_file_name(name: str, where: str, key: str) -> None:

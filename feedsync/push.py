@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from feedsync.config import ChannelConfig, Config
+from feedsync.config import ChannelConfig, Config, gate_policy
 from feedsync.core import ChannelTarget
+from feedsync.destinations import check_destination, destination_of
 from feedsync.errors import (
     ConfigError,
     ExitCode,
@@ -41,7 +42,7 @@ from feedsync.publishers.base import Destination, Publisher, Receipt, publisher_
 from feedsync.report import RunReport
 from feedsync.secrets import redact
 from feedsync.state import FeedRecord, RunStatus, State
-from feedsync.targets import prepare_targets
+from feedsync.targets import prepare_targets, resolve_targets
 
 log = logging.getLogger("feedsync.push")
 
@@ -99,20 +100,18 @@ class PushPlan:
     targets: list[ChannelTarget]
     destinations: dict[str, list[Destination]]
     state_dir: Path
+    policies: dict[str, GatePolicy] = field(default_factory=dict)
     staging: Path = field(default_factory=Path)
 
 
 def destinations_for(target: ChannelConfig, cli_urls: Sequence[str]) -> list[Destination]:
     """The channel's configured destinations plus any given on the command line."""
-    found = []
-    for i, raw in enumerate(target.destinations):
-        options = dict(raw)
-        url = options.pop("url", None)
-        if not isinstance(url, str) or not url:
-            raise ConfigError("a destination needs a url",
-                              key=f"channels.{target.name}.destinations[{i}].url")
-        found.append(Destination(url, options))
-    found += [Destination(url, {}) for url in cli_urls]
+    found = [destination_of(raw, f"channels.{target.name}.destinations[{i}]")
+             for i, raw in enumerate(target.destinations)]
+    for url in cli_urls:
+        destination = Destination(url, {})
+        check_destination(destination, "--to")
+        found.append(destination)
     return found
 
 
@@ -129,20 +128,23 @@ def plan_push(config: Config, catalog: Path | str | None, channels: Iterable[str
         raise ConfigError("no catalog given",
                           tip="pass the catalog file, or set catalog.path in the config")
     state = Path(state_dir) if state_dir is not None else config.state_dir
-    targets = prepare_targets(config, list(channels), None, True)
+    chosen = resolve_targets(config, list(channels))
+    # The gate and the destinations first: they need no template and no store index.
+    policies = {c.name: gate_policy(config, c) for c in chosen}
     destinations: dict[str, list[Destination]] = {}
-    for target in targets:
-        found = destinations_for(target.config, to)
+    for channel in chosen:
+        found = destinations_for(channel, to)
         if not found:
             raise ConfigError(
-                f"channel {target.config.name!r} has nowhere to go",
-                key=f"channels.{target.config.name}.destinations",
+                f"channel {channel.name!r} has nowhere to go",
+                key=f"channels.{channel.name}.destinations",
                 tip="add destinations: in the config, or --to URL (e.g. file:///srv/feeds/)")
         for destination in found:
-            publisher_for(destination)  # refuses bad URLs, inline secrets, unknown options
-        destinations[target.config.name] = found
+            publisher_for(destination)  # reads the secrets and key files it names
+        destinations[channel.name] = found
+    targets = prepare_targets(config, list(channels), None, True)
     return PushPlan(config=config, catalog=catalog_path, targets=targets,
-                    destinations=destinations, state_dir=state)
+                    destinations=destinations, state_dir=state, policies=policies)
 
 
 def push(catalog: Path | str | None = None, channels: Iterable[str] = (),
@@ -194,8 +196,7 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
     _keep_issue_logs(plan, report, run_id, max(plan.config.keep_feeds, 1))
     deliveries = []
     for target in plan.targets:
-        policy = GatePolicy.from_mapping({**plan.config.gate, **target.config.gate},
-                                         f"channels.{target.config.name}.gate")
+        policy = plan.policies[target.name]
         for output in target.outputs:
             for destination in plan.destinations[target.config.name]:
                 delivery = Delivery(
