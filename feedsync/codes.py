@@ -8,7 +8,7 @@ itself are built here (``CODES["duplicate-id"].issue(...)``), so a message is re
 from its template in one place; rules in channel files give their own message and
 source, and take the code's default severity when they do not name one.
 
-docs/issue-codes.md is generated from this table (``python -m feedsync.codes``), and
+docs/issue-codes.md is generated from this table (``markdown``), and
 ``tests/test_issue_codes.py`` fails when either drifts: a code a part of feedsync can
 emit (a check, a shipped channel folder, a writer, a source, a profile, the gate) that is
 missing here, or a page that no longer matches the table.
@@ -16,7 +16,6 @@ missing here, or a page that no longer matches the table.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +58,8 @@ class Code:
         """A finding of this code; the message from the template unless one is given."""
         return Issue(code=self.code, severity=severity or self.severity,
                      message=message if message is not None else self.render(
-                         field=field, value=value, **params),
+                         field=field, value=value, channel=channel, product_id=product_id,
+                         **params),
                      channel=channel, product_id=product_id, file=file, line=line,
                      field=field, value=value, source=source or self.source)
 
@@ -123,49 +123,51 @@ _ALL: Final[tuple[Code, ...]] = (
     _check("promotional-text", "promo_text", "promotional phrases such as \"free shipping\""),
     _check("all-caps", "all_caps", "written in capitals only"),
     # --- codes the shipped channel folders give their rules and item checks -------------------
-    _template("placeholder-text", "title holds placeholder text (lorem ipsum, TBD, N/A)"),
+    _template("placeholder-text", "title holds placeholder text (lorem ipsum, TBD, N/A)",
+              "warning"),
     _template("color-not-a-name", "colour is a code, `multi` or `N/A` rather than colour "
-                                  "names"),
+                                  "names", "warning"),
     _template("bad-shipping", "shipping is not `country:region:service:price`"),
     _template("bad-tax", "tax is not `US:region:rate:tax_ship`"),
     _template("availability-date-required", "preorder/backorder without availability_date"),
     _template("sale-price-not-below-price", "sale_price is not lower than price"),
     _template("sale-price-currency-differs", "sale_price and price use different currencies"),
     _template("missing-identifier", "branded product without gtin or mpn, and "
-                                    "identifier_exists not `no`"),
+                                    "identifier_exists not `no`", "warning"),
     _template("identifier-exists-contradicts-gtin", "identifier_exists is `no` but a gtin "
-                                                    "is given"),
+                                                    "is given", "warning"),
     _template("too-many-images", "more additional images than the channel takes (the first "
-                                 "ones are kept)"),
-    _template("apparel-attributes-missing", "apparel without color, gender and age_group"),
+                                 "ones are kept)", "warning"),
+    _template("apparel-attributes-missing", "apparel without color, gender and age_group",
+              "warning"),
     _template("condition-missing-for-used", "a used or refurbished product without "
-                                            "condition"),
+                                            "condition", "warning"),
     _template("html-in-description", "the description still holds HTML tags or entities"),
-    _template("bad-date-range-format", "a sale date offset not written `±hh:mm`"),
+    _template("bad-date-range-format", "a sale date offset not written `±hh:mm`", "warning"),
     _template("bad-quantity", "a stock quantity that is not a whole number of 0 or more"),
-    _template("commerce-identifiers", "Shops need a brand plus a gtin or mpn"),
+    _template("commerce-identifiers", "Shops need a brand plus a gtin or mpn", "hint"),
     _template("variant-attribute-missing", "item_group_id without colour, size, pattern or "
-                                           "material"),
-    _template("category-too-shallow", "a text category with fewer than 2 levels"),
+                                           "material", "warning"),
+    _template("category-too-shallow", "a text category with fewer than 2 levels", "warning"),
     _template("additional-images-too-long", "additional image links over 2,000 characters "
-                                            "in all"),
+                                            "in all", "warning"),
     _template("missing-required-unconfirmed", "required only according to an unconfirmed "
                                               "source; the product is kept", "warning"),
     _template("emoji-in-title", "the title contains an emoji"),
     _template("format-char", "an invisible formatting character in sku_id or title"),
     _template("price-without-currency", "a price without currency (Pinterest reads it as "
-                                        "USD)"),
-    _template("comma-in-image-link", "Pinterest cannot process a comma in an image URL"),
-    _template("placeholder-image", "an image URL named placeholder or dummy"),
+                                        "USD)", "warning"),
+    _template("comma-in-image-link", "Pinterest cannot process a comma in an image URL", "warning"),
+    _template("placeholder-image", "an image URL named placeholder or dummy", "warning"),
     _template("bad-category-separator", "`>` without spaces in product_type"),
     _template("shipping-required", "an AT or DE target without shipping"),
     _template("missing-quantity", "no stock quantity: the listing is sent without "
-                                  "fulfillment availability"),
+                                  "fulfillment availability", "warning"),
     _template("pickup-sla-without-method", "pickup_sla given without pickup_method"),
     _template("pickup-method-without-sla", "pickup_method without pickup_sla (unless \"not "
-                                           "supported\")"),
+                                           "supported\")", "warning"),
     _template("product-type-single-value", "a comma in product_type, which Microsoft reads "
-                                           "as one value"),
+                                           "as one value", "hint"),
     # --- the Amazon listings writer ------------------------------------------------------------
     Code("amazon-no-product-type", "error", "writer", "neither product_type nor "
          "google_product_category maps to an Amazon product type", source=_PRODUCT_TYPE),
@@ -234,9 +236,9 @@ def markdown(channel_codes: Mapping[str, Iterable[str]] | None = None) -> str:
         "they apply, and the rule's source URL. Tests assert codes, not message text.",
         "",
         "This page is generated from the catalogue in `feedsync/codes.py`",
-        "(`python -m feedsync.codes > docs/issue-codes.md`); `tests/test_issue_codes.py`",
-        "fails when a code any part of feedsync can report is missing from the catalogue,",
-        "or when this page no longer matches it.",
+        "(`FEEDSYNC_UPDATE_DOCS=1 python -m pytest tests/test_issue_codes.py` rewrites it);",
+        "`tests/test_issue_codes.py` fails when a code any part of feedsync can report is",
+        "missing from the catalogue, or when this page no longer matches it.",
         "",
         "Severities: **error** drops the product from that channel's feed; **warning** keeps",
         "it and reports it; **hint** only advises. The severity shown is the code's default:",
@@ -279,8 +281,3 @@ def shipped_channel_codes(templates: Path) -> dict[str, set[str]]:
             found.setdefault(code, set()).add(path.parent.name)
     return found
 
-
-if __name__ == "__main__":  # pragma: no cover - the docs generator, run by hand
-    from feedsync.channels.loader import builtin_templates_dir
-
-    sys.stdout.write(markdown(shipped_channel_codes(builtin_templates_dir())))

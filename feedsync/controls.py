@@ -205,10 +205,9 @@ class TargetControls:
         return fired
 
     def _filtered(self, product: Product, ref: str, which: str) -> Issue:
-        return Issue(code=f"{which}-filter", severity="hint",
-                     message=f"left out of {self.name} by its {which} filter",
-                     channel=self.name, product_id=ref, file=product.file,
-                     line=product.line)
+        code = CODES["include-filter"] if which == "include" else CODES["exclude-filter"]
+        return code.issue(channel=self.name, product_id=ref, file=product.file,
+                          line=product.line)
 
     def _choose_price(self, verdict: Verdict, ref: str) -> None:
         """Take the price in the target's currency; never convert."""
@@ -223,12 +222,10 @@ class TargetControls:
         elif own == currency or (not own and _has_currency(product.get("price", ""), currency)):
             product["currency"] = currency
         else:
-            verdict.rejected = Issue(
-                code="no-price-in-target-currency", severity="error",
-                message=f"no {currency} price for target {self.name} (catalog currency "
-                        f"{own or 'unknown'}; add a {column} column, feedsync never converts)",
-                channel=self.name, product_id=ref, file=product.file,
-                line=product.line, field="price", value=product.get("price", ""))
+            verdict.rejected = CODES["no-price-in-target-currency"].issue(
+                channel=self.name, product_id=ref, file=product.file, line=product.line,
+                field="price", value=product.get("price", ""), currency=currency,
+                own=own or "unknown", column=column)
 
 
 def _has_currency(price: str, currency: str) -> bool:

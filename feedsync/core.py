@@ -27,6 +27,7 @@ from jinja2.exceptions import SecurityError
 from feedsync.channels.compiler import Data
 from feedsync.channels.loader import ChannelSpec
 from feedsync.channels.program import XML_ILLEGAL, CompiledChannel
+from feedsync.codes import CODES
 from feedsync.config import ChannelConfig
 from feedsync.controls import TargetControls, expression_failed
 from feedsync.errors import FeedsyncError, TemplateError
@@ -161,10 +162,10 @@ class ChannelTarget:
             try:
                 outcome.payload = [o.writer.encode(outcome.item) for o in self.encoding]
             except ItemRejected as exc:
-                outcome.reject(Issue(
-                    code=exc.code, severity="error", message=exc.message, channel=self.name,
-                    product_id=product_id, file=product.file, line=product.line,
-                    field=exc.field, source=exc.source))
+                outcome.reject(CODES[exc.code].issue(
+                    message=exc.message, channel=self.name, product_id=product_id,
+                    file=product.file, line=product.line, field=exc.field,
+                    source=exc.source))
         if not trace:
             outcome.item = None
         return outcome

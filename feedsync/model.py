@@ -12,9 +12,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning", "hint"]
-
-# What happened to one product in one channel target.
-WRITTEN, REJECTED, FILTERED = 0, 1, 2
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "hint")
 
 

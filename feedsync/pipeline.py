@@ -17,6 +17,7 @@ from typing import Any
 from feedsync import parallel, profiles
 from feedsync.channels.compiler import Data
 from feedsync.channels.program import XML_ILLEGAL
+from feedsync.codes import CODES
 from feedsync.config import Config
 from feedsync.controls import CatalogControls
 from feedsync.core import (
@@ -322,12 +323,9 @@ Pending = dict[int, list[bytes]]
 def duplicate_issue(target: ChannelTarget, product_id: str, file: str, line: int,
                     first_line: int) -> Issue:
     """A later occurrence of an id: rejected, naming the line of the first."""
-    return Issue(
-        code="duplicate-id", severity="error",
-        message=f"id {product_id!r} already appeared on line {first_line}; "
-                "the first occurrence is kept",
+    return CODES["duplicate-id"].issue(
         channel=target.name, product_id=product_id, file=file, line=line, field="id",
-        value=product_id, source=target.duplicate_source)
+        value=product_id, source=target.duplicate_source, first_line=first_line)
 
 
 def prepare_run(catalog: Path | str | None, channels: Iterable[str],

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TypedDict
 
+from feedsync.codes import CODES
 from feedsync.model import Issue, RowProblem
 
 REPORT_VERSION = 1
@@ -194,5 +195,5 @@ class RunReport:
 
 
 def problem_to_issue(problem: RowProblem) -> Issue:
-    return Issue(code=problem.code, severity="error", message=problem.message, channel="",
-                 product_id=problem.product_id, file=problem.file, line=problem.line)
+    return CODES[problem.code].issue(message=problem.message, product_id=problem.product_id,
+                                     file=problem.file, line=problem.line)

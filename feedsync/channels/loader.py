@@ -14,7 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from feedsync.codes import default_severity
 from feedsync.errors import ConfigError, TemplateError
+from feedsync.rules.checks import CHECKS
 from feedsync.yamlio import load_yaml
 
 CHANNEL_FILE = "channel.yaml"
@@ -250,8 +252,10 @@ def _rule(raw: Any, where: str, key: str) -> RuleSpec:
     source = raw.pop("source", None)
     if not isinstance(source, str) or not source.startswith(("http://", "https://")):
         raise TemplateError("every rule names its source URL", file=where, key=f"{key}.source")
-    severity = _severity(raw.pop("severity", "error"), where, key)
     code = raw.pop("code", None)
+    known = CHECKS.get(check)
+    severity = _severity(raw.pop("severity", default_severity(
+        code or (known.code if known else None))), where, key)
     message = raw.pop("message", None)
     return RuleSpec(check=check, params=raw, severity=severity, source=source, code=code,
                     message=message, where=f"{where}: {key}")
@@ -271,7 +275,8 @@ def _checks(raw: Any, where: str) -> list[CheckSpec]:
             code=_string(item.get("code"), where, f"{key}.code"),
             expression=_string(item.get("assert"), where, f"{key}.assert"),
             field=item.get("field"),
-            severity=_severity(item.get("severity", "error"), where, key),
+            severity=_severity(item.get("severity", default_severity(item.get("code"))),
+                               where, key),
             message=_string(item.get("message"), where, f"{key}.message"),
             source=source, where=f"{where}: {key}"))
     return result

@@ -22,6 +22,7 @@ from feedsync.channels.compiler import (
     make_environment,
 )
 from feedsync.channels.loader import ChannelSpec, FieldSpec
+from feedsync.codes import CODES
 from feedsync.errors import FeedsyncError, SecurityRefusal, TemplateError
 from feedsync.model import Issue, Product, Severity
 from feedsync.rules.checks import CHECKS, Test
@@ -31,9 +32,7 @@ from feedsync.rules.checks import CHECKS, Test
 # for every format, and reported.
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _XML_ILLEGAL = XML_ILLEGAL
-_XML_CLEAN_SOURCE = "https://www.w3.org/TR/xml/#charsets"
 _FORMULA_CHARS = frozenset("=+-@\t\r")
-_FORMULA_SOURCE = "https://owasp.org/www-community/attacks/CSV_Injection"
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,7 @@ class _FieldTest:
     per_value: bool
     message: str | None
     required: bool
+    template: str          # the code's message template, when the rule gives no message
 
 
 @dataclass(frozen=True)
@@ -151,8 +151,11 @@ class CompiledChannel:
                     test = check.factory(rule.params)
                 except (ValueError, TypeError, re.error) as exc:
                     raise TemplateError(f"{rule.where}: {exc}") from exc
+                code = rule.code or check.code
+                known = CODES.get(code)
                 tests.append(_FieldTest(
-                    field=spec.name, code=rule.code or check.code,
+                    field=spec.name, code=code,
+                    template=known.message if known and known.message else "{field} {reason}",
                     severity=rule.severity,  # type: ignore[arg-type]
                     source=rule.source, test=test, per_value=check.per_value,
                     message=rule.message, required=rule.check == "required"))
@@ -339,7 +342,8 @@ class CompiledChannel:
     def _issue(self, t: _FieldTest, reason: str, product: Product, ref: str,
                value: Any) -> Issue:
         return Issue(code=t.code, severity=t.severity,
-                     message=t.message or f"{t.field} {reason}", channel=self.name,
+                     message=t.message or t.template.format(field=t.field, reason=reason),
+                     channel=self.name,
                      product_id=ref, file=product.file, line=product.line,
                      field=t.field, value=_short(value), source=t.source)
 
@@ -370,18 +374,14 @@ class CompiledChannel:
     def _cleaned(self, name: str, value: str, product: Product, ref: str) -> Issue:
         bad = _XML_ILLEGAL.search(value)
         code_point = f"U+{ord(bad.group()):04X}" if bad else "?"
-        return Issue(code="invalid-xml-char", severity="warning",
-                     message=f"{name} held a character feeds cannot carry ({code_point}); "
-                             "it was removed", channel=self.name, product_id=ref,
-                     file=product.file, line=product.line, field=name,
-                     value=_short(_XML_ILLEGAL.sub("\ufffd", value)), source=_XML_CLEAN_SOURCE)
+        return CODES["invalid-xml-char"].issue(
+            channel=self.name, product_id=ref, file=product.file, line=product.line,
+            field=name, value=_short(_XML_ILLEGAL.sub("\ufffd", value)), code_point=code_point)
 
     def _formula(self, name: str, value: str, product: Product, ref: str) -> Issue:
-        return Issue(code="formula-like-value", severity="warning",
-                     message=f"{name} starts with {value[0]!r}; a spreadsheet opening this "
-                             "feed would run it as a formula (kept as is for the channel)",
-                     channel=self.name, product_id=ref, file=product.file,
-                     line=product.line, field=name, value=_short(value), source=_FORMULA_SOURCE)
+        return CODES["formula-like-value"].issue(
+            channel=self.name, product_id=ref, file=product.file, line=product.line,
+            field=name, value=_short(value), first=value[0])
 
 
 @dataclass(frozen=True, slots=True)
