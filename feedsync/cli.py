@@ -376,10 +376,11 @@ def rollback(channel: Annotated[str, typer.Argument(help="Channel target to roll
         _print_json(report.to_dict())
     else:
         console = Console(highlight=False, soft_wrap=True)
-        info = report.extra["rollback"]
-        console.print(f"rolled back {channel} to the feed of run {info['from_run']} "
-                      f"({info['items']} items)", markup=False)
-        for line in report.extra["messages"]:
+        info = report.rollback
+        assert info is not None
+        console.print(f"rolled back {channel} to the feed of run {info.from_run} "
+                      f"({info.items} items)", markup=False)
+        for line in report.messages or []:
             console.print(line, markup=False)
     return report.exit_code
 
@@ -462,7 +463,7 @@ def render_report(report: RunReport, console: Console) -> None:
                            summary.field or "", ", ".join(summary.examples),
                            summary.source or "")
         console.print(issues)
-    for line in report.extra.get("messages", []):
+    for line in report.messages or []:
         console.print(line, markup=False)
 
 

@@ -18,12 +18,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from feedsync.destinations import destination_of
 from feedsync.errors import ConfigError
 from feedsync.gate import GatePolicy
 from feedsync.profiles import PROFILES
+from feedsync.sources.base import FormatOption
 from feedsync.yamlio import load_yaml
 
 _TOP_KEYS = {"version", "catalog", "defaults", "output_dir", "template_dirs", "channels",
@@ -35,7 +36,7 @@ _CHANNEL_KEYS = {"template", "outputs", "files", "target", "options", "destinati
                  "overrides", "include", "exclude", "reserve", "stock"}
 _STOCK_KEYS = {"path", "key", "store"}
 _TARGET_KEYS = {"country", "currency", "language"}
-_FORMATS = ("auto", "csv", "tsv", "json", "jsonl", "google-xml", "wxr", "prestashop-xml")
+_FORMATS: tuple[FormatOption, ...] = get_args(FormatOption)
 # Keys whose value would be a secret. Their *_env / *_file forms are the only way in.
 _SECRET_KEY = re.compile(
     r"^(password|passphrase|secret|token|api_key|apikey|client_secret|refresh_token|"
@@ -46,7 +47,7 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 @dataclass(frozen=True)
 class CatalogConfig:
     path: Path | None = None
-    format: str = "auto"
+    format: FormatOption = "auto"
     encoding: str | None = None
     delimiter: str | None = None
     profile: str = "auto"    # shop-export profile (feedsync/profiles), "auto" or "none"
@@ -96,7 +97,7 @@ class Supplemental:
     key: str = "id"
     columns: tuple[str, ...] | None = None
     mode: str = "override"   # override: its values win; fill: only empty attributes
-    format: str = "auto"
+    format: FormatOption = "auto"
     encoding: str | None = None
     delimiter: str | None = None
 
@@ -179,9 +180,7 @@ def _supplemental(raw: Any, base: Path, where: str, key: str) -> Supplemental:
     if mode not in ("override", "fill"):
         raise ConfigError("mode must be override or fill", file=where, key=f"{key}.mode")
     columns = raw.get("columns")
-    fmt = _text(raw.get("format", "auto"), where, f"{key}.format")
-    if fmt not in _FORMATS:
-        raise ConfigError(f"unknown format {fmt!r}", file=where, key=f"{key}.format")
+    fmt = _format(raw.get("format", "auto"), where, f"{key}.format")
     return Supplemental(
         path=path, key=_text(raw.get("key", "id"), where, f"{key}.key"),
         columns=tuple(_text(c, where, f"{key}.columns") for c in _list(columns, where,
@@ -230,10 +229,7 @@ def _catalog(raw: Any, base: Path, where: str) -> CatalogConfig:
         raw = {"path": raw}
     raw = _mapping(raw, where, "catalog")
     _check_keys(raw, _CATALOG_KEYS, where, "catalog")
-    fmt = _text(raw.get("format", "auto"), where, "catalog.format")
-    if fmt not in _FORMATS:
-        raise ConfigError(f"unknown catalog format {fmt!r}; one of {', '.join(_FORMATS)}",
-                          file=where, key="catalog.format")
+    fmt = _format(raw.get("format", "auto"), where, "catalog.format")
     delimiter = raw.get("delimiter")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
         raise ConfigError("delimiter must be one character, e.g. ';'", file=where,
@@ -254,6 +250,15 @@ def _catalog(raw: Any, base: Path, where: str) -> CatalogConfig:
     return CatalogConfig(
         path=_path(path, base, where, "catalog.path") if path is not None else None,
         format=fmt, encoding=encoding, delimiter=delimiter, profile=profile)
+
+
+def _format(raw: Any, where: str, key: str) -> FormatOption:
+    text = _text(raw, where, key)
+    for fmt in _FORMATS:
+        if fmt == text:
+            return fmt
+    raise ConfigError(f"unknown format {text!r}; one of {', '.join(_FORMATS)}", file=where,
+                      key=key)
 
 
 def _stock(raw: Any, base: Path, where: str, key: str) -> StockConfig | None:

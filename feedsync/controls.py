@@ -26,6 +26,7 @@ from feedsync.codes import CODES
 from feedsync.config import CategoryMap, ChannelConfig, Config, Reserve, Supplemental
 from feedsync.errors import ConfigError, TemplateError
 from feedsync.model import Issue, Product, RowProblem
+from feedsync.report import CategoryMapSummary, ControlsSummary, JoinSummary
 from feedsync.sources import SourceOptions, open_catalog
 
 
@@ -39,9 +40,9 @@ class JoinStats:
     problems: int = 0           # rows the reader could not use
     _seen: set[str] = field(default_factory=set, repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "rows": self.rows, "matched": self.matched,
-                "missing": self.missing, "orphans": self.orphans, "problems": self.problems}
+    def summary(self) -> JoinSummary:
+        return JoinSummary(path=self.path, rows=self.rows, matched=self.matched,
+                           missing=self.missing, orphans=self.orphans, problems=self.problems)
 
 
 class _Join:
@@ -52,7 +53,7 @@ class _Join:
         self.stats = JoinStats(path=str(spec.path))
         self.rows: dict[str, dict[str, str]] = {}
         source = open_catalog(spec.path, SourceOptions(
-            format=spec.format,  # type: ignore[arg-type]
+            format=spec.format,
             encoding=spec.encoding, delimiter=spec.delimiter))
         for record in source.records():
             if isinstance(record, RowProblem):
@@ -112,18 +113,20 @@ class CatalogControls:
                 self.unmapped[value] += 1
         return applied
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self) -> ControlsSummary | None:
+        """What the joins and the category map did; None when neither is configured."""
         for join in self.joins:
             join.finish()
-        summary: dict[str, Any] = {}
-        if self.joins:
-            summary["supplemental"] = [j.stats.to_dict() for j in self.joins]
+        if not self.active:
+            return None
+        category = None
         if self.category:
-            summary["category_map"] = {
-                "path": str(self.category.path), "mapped": self.mapped,
-                "unmapped_products": sum(self.unmapped.values()),
-                "unmapped_values": dict(self.unmapped.most_common(20))}
-        return summary
+            category = CategoryMapSummary(
+                path=str(self.category.path), mapped=self.mapped,
+                unmapped_products=sum(self.unmapped.values()),
+                unmapped_values=dict(self.unmapped.most_common(20)))
+        return ControlsSummary(supplemental=tuple(j.stats.summary() for j in self.joins),
+                               category_map=category)
 
 
 @dataclass

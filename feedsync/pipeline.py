@@ -107,7 +107,7 @@ class Run:
 
     def open_source(self) -> Any:
         return open_catalog(self.catalog, SourceOptions(
-            format=self.config.catalog.format,  # type: ignore[arg-type]
+            format=self.config.catalog.format,
             encoding=self.config.catalog.encoding, delimiter=self.config.catalog.delimiter))
 
     def records(self, source: Any) -> Iterator[Record | RowProblem]:
@@ -120,8 +120,9 @@ class Run:
     def _close_stock(self) -> None:
         for target in self.targets:
             if target.stock is not None:
-                self.report.extra.setdefault("stock", {})[target.name] = \
-                    target.stock.stats.to_dict()
+                if self.report.stock is None:
+                    self.report.stock = {}
+                self.report.stock[target.name] = target.stock.stats.summary()
                 target.stock.close()
 
     def _open_files(self) -> list[AtomicFile]:
@@ -178,9 +179,7 @@ class Run:
             self._run_serial(records)
         if self.progress is not None:
             self.progress(Progress(self.report.products_read, bytes_total, bytes_total))
-        summary = self.controls.finish()
-        if summary:
-            self.report.extra["controls"] = summary
+        self.report.controls = self.controls.finish()
 
     def _run_serial(self, records: Iterable[Record | RowProblem]) -> None:
         defaults = self.defaults

@@ -39,7 +39,7 @@ from feedsync.gate import GateDecision, GatePolicy, evaluate
 from feedsync.lock import RunLock
 from feedsync.pipeline import ProgressCallback, Run
 from feedsync.publishers.base import Destination, Publisher, Receipt, publisher_for
-from feedsync.report import RunReport
+from feedsync.report import DeliveryResult, DeliveryStatus, LastGood, RollbackInfo, RunReport
 from feedsync.secrets import redact
 from feedsync.state import FeedRecord, RunStatus, State
 from feedsync.targets import prepare_targets, resolve_targets
@@ -62,7 +62,7 @@ class Delivery:
     publisher: Publisher
     remote_name: str
     key: str                         # the destination + file, as recorded in state
-    status: str = "pending"          # published | unchanged | refused | failed | dry-run
+    status: DeliveryStatus = "pending"
     gate: GateDecision | None = None
     receipt: Receipt | None = None
     error: str | None = None
@@ -70,27 +70,15 @@ class Delivery:
     items: int = 0
     rejected: int = 0
     sha256: str = ""
-    last_good: dict[str, Any] | None = None
+    last_good: LastGood | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "channel": self.channel, "output": self.output, "destination": self.key,
-            "status": self.status, "items": self.items, "rejected": self.rejected,
-            "sha256": self.sha256, "last_good": self.last_good, "error": self.error,
-            "exit_code": self.error_code,
-        }
-        if self.gate is not None:
-            data["gate"] = {"allowed": self.gate.allowed, "forced": self.gate.forced,
-                            "reasons": [{"code": r.code, "message": r.message, "old": r.old,
-                                         "new": r.new, "limit": r.limit}
-                                        for r in self.gate.reasons]}
-        if self.receipt is not None:
-            data["receipt"] = {"remote_path": self.receipt.remote_path,
-                               "bytes": self.receipt.bytes, "method": self.receipt.method,
-                               "attempts": self.receipt.attempts,
-                               "seconds": round(self.receipt.seconds, 3),
-                               "warnings": list(self.receipt.warnings)}
-        return data
+    def result(self) -> DeliveryResult:
+        """What the report keeps of this delivery."""
+        return DeliveryResult(
+            channel=self.channel, output=self.output, destination=self.key,
+            status=self.status, items=self.items, rejected=self.rejected, sha256=self.sha256,
+            last_good=self.last_good, error=self.error, exit_code=self.error_code,
+            gate=self.gate, receipt=self.receipt)
 
 
 @dataclass
@@ -212,8 +200,8 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
     for target in plan.targets:
         # The staging copies are gone after the run; the deliveries say where feeds went.
         target.report.files = {}
-    report.extra["deliveries"] = [d.to_dict() for d in deliveries]
-    report.extra["messages"] = [_line(d) for d in deliveries]
+    report.deliveries = [d.result() for d in deliveries]
+    report.messages = [_line(d) for d in deliveries]
     report.exit_code = _worst(d.error_code for d in deliveries)
     return report
 
@@ -222,7 +210,7 @@ def _deliver(delivery: Delivery, state: State, run_id: int, policy: GatePolicy, 
              dry_run: bool) -> None:
     last = state.last_good(delivery.channel, delivery.key)
     if last is not None:
-        delivery.last_good = {"run": last.run_id, "items": last.items, "sha256": last.sha256}
+        delivery.last_good = LastGood(run=last.run_id, items=last.items, sha256=last.sha256)
     delivery.gate = evaluate(delivery.channel, delivery.items, delivery.rejected,
                              last.items if last else None, policy, force)
     if not delivery.gate.allowed:
@@ -343,8 +331,9 @@ def _summary(report: RunReport) -> Mapping[str, Any]:
     return {"products": report.products_read, "skipped": report.rows_skipped,
             "channels": {c.target: {"written": c.written, "rejected": c.rejected}
                          for c in report.channels},
-            "deliveries": [{k: d[k] for k in ("channel", "destination", "status", "items")}
-                           for d in report.extra.get("deliveries", [])]}
+            "deliveries": [{"channel": d.channel, "destination": d.destination,
+                            "status": d.status, "items": d.items}
+                           for d in report.deliveries or []]}
 
 
 def rollback(channel: str, config: Config | None = None, *, run: int | None = None,
@@ -379,10 +368,10 @@ def rollback(channel: str, config: Config | None = None, *, run: int | None = No
                                   delivery.items, delivery.rejected, chosen.kept_path, True)
             deliveries.append(delivery)
         report.exit_code = _worst(d.error_code for d in deliveries)
-        report.extra["rollback"] = {"channel": channel, "from_run": chosen.run_id,
-                                    "sha256": chosen.sha256, "items": chosen.items}
-        report.extra["deliveries"] = [d.to_dict() for d in deliveries]
-        report.extra["messages"] = [_line(d) for d in deliveries]
+        report.rollback = RollbackInfo(channel=channel, from_run=chosen.run_id,
+                                       sha256=chosen.sha256, items=chosen.items)
+        report.deliveries = [d.result() for d in deliveries]
+        report.messages = [_line(d) for d in deliveries]
         state.finish_run(run_id, "ok" if report.exit_code == 0 else "failed",
                          report.exit_code, _summary(report))
     return report

@@ -12,10 +12,12 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, TypedDict
+from typing import Any, BinaryIO, Literal, TypedDict
 
 from feedsync.codes import CODES
-from feedsync.model import Issue, RowProblem
+from feedsync.gate import GateDecision
+from feedsync.model import Issue, RowProblem, Severity
+from feedsync.publishers.base import Receipt
 
 REPORT_VERSION = 1
 EXAMPLES_PER_CODE = 3
@@ -24,7 +26,7 @@ EXAMPLES_PER_CODE = 3
 @dataclass
 class CodeSummary:
     code: str
-    severity: str
+    severity: Severity
     count: int = 0
     field: str | None = None
     source: str | None = None
@@ -135,6 +137,10 @@ class ChannelReport:
             "filtered": self.filtered,
             "warnings": self.warnings,
             "hints": self.hints,
+            # Products (store rows) mapped in this target, written or rejected, and how
+            # many of them have a value in each field of the channel.
+            "evaluated": self.fill.evaluated,
+            "fill": self.fill.counts(),
             "issues": dict(self.counts),
             "top_issues": [
                 {"code": c.code, "severity": c.severity, "count": c.count, "field": c.field,
@@ -152,8 +158,132 @@ class CatalogSummary(TypedDict):
     problems: dict[str, int]
 
 
+@dataclass(frozen=True)
+class JoinSummary:
+    """One supplemental file's join: rows, and catalog products matched or missed."""
+
+    path: str
+    rows: int
+    matched: int
+    missing: int
+    orphans: int
+    problems: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class CategoryMapSummary:
+    path: str
+    mapped: int
+    unmapped_products: int
+    unmapped_values: dict[str, int]   # the 20 most frequent values without a mapping
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ControlsSummary:
+    """What the catalog-wide controls did (``--json``: ``controls``)."""
+
+    supplemental: tuple[JoinSummary, ...] = ()
+    category_map: CategoryMapSummary | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.supplemental:
+            data["supplemental"] = [j.to_dict() for j in self.supplemental]
+        if self.category_map is not None:
+            data["category_map"] = self.category_map.to_dict()
+        return data
+
+
+@dataclass(frozen=True)
+class StockSummary:
+    """A store stock file behind a fan-out channel (``--json``: ``stock.<target>``)."""
+
+    path: str
+    rows: int
+    problems: int
+    products_matched: int
+    products_without_stock: int
+    ids_without_product: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+DeliveryStatus = Literal["pending", "published", "unchanged", "refused", "failed", "dry-run"]
+
+
+@dataclass(frozen=True)
+class LastGood:
+    """The last good feed recorded for a destination, that the gate compared with."""
+
+    run: int
+    items: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """One feed file to one destination, and what happened (``--json``: ``deliveries``)."""
+
+    channel: str
+    output: str
+    destination: str                 # the destination + file, as recorded in state
+    status: DeliveryStatus
+    items: int
+    rejected: int
+    sha256: str
+    last_good: LastGood | None
+    error: str | None
+    exit_code: int
+    gate: GateDecision | None = None
+    receipt: Receipt | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "channel": self.channel, "output": self.output, "destination": self.destination,
+            "status": self.status, "items": self.items, "rejected": self.rejected,
+            "sha256": self.sha256,
+            "last_good": dataclasses.asdict(self.last_good) if self.last_good else None,
+            "error": self.error, "exit_code": self.exit_code,
+        }
+        if self.gate is not None:
+            data["gate"] = {"allowed": self.gate.allowed, "forced": self.gate.forced,
+                            "reasons": [{"code": r.code, "message": r.message, "old": r.old,
+                                         "new": r.new, "limit": r.limit}
+                                        for r in self.gate.reasons]}
+        if self.receipt is not None:
+            data["receipt"] = {"remote_path": self.receipt.remote_path,
+                               "bytes": self.receipt.bytes, "method": self.receipt.method,
+                               "attempts": self.receipt.attempts,
+                               "seconds": round(self.receipt.seconds, 3),
+                               "warnings": list(self.receipt.warnings)}
+        return data
+
+
+@dataclass(frozen=True)
+class RollbackInfo:
+    """Which kept feed a rollback re-published (``--json``: ``rollback``)."""
+
+    channel: str
+    from_run: int
+    sha256: str
+    items: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclass
 class RunReport:
+    """What a build, validate, push or rollback did. ``to_dict()`` is the ``--json`` shape
+    (``"version": 1``); parts a command does not produce are left out of it."""
+
     command: str
     catalog: str = ""
     catalog_format: str = ""
@@ -164,8 +294,12 @@ class RunReport:
     channels: list[ChannelReport] = field(default_factory=list)
     catalog_log: str | None = None
     dry_run: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
     exit_code: int = 0
+    controls: ControlsSummary | None = None          # joins and category map, when used
+    stock: dict[str, StockSummary] | None = None     # target -> its store stock file
+    rollback: RollbackInfo | None = None
+    deliveries: list[DeliveryResult] | None = None   # push and rollback
+    messages: list[str] | None = None                # one line per delivery, for people
 
     def add_problem(self, problem: RowProblem) -> None:
         self.rows_skipped += 1
@@ -187,7 +321,16 @@ class RunReport:
                         "issue_log": self.catalog_log},
             "channels": {c.target: c.to_dict() for c in self.channels},
         }
-        data.update(self.extra)
+        if self.controls is not None:
+            data["controls"] = self.controls.to_dict()
+        if self.stock is not None:
+            data["stock"] = {name: s.to_dict() for name, s in self.stock.items()}
+        if self.rollback is not None:
+            data["rollback"] = self.rollback.to_dict()
+        if self.deliveries is not None:
+            data["deliveries"] = [d.to_dict() for d in self.deliveries]
+        if self.messages is not None:
+            data["messages"] = list(self.messages)
         return data
 
     def to_json(self) -> str:

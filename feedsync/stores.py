@@ -16,10 +16,10 @@ import sqlite3
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from feedsync.errors import ConfigError
 from feedsync.model import RowProblem
+from feedsync.report import StockSummary
 from feedsync.sources import SourceOptions, open_catalog
 
 _BATCH = 5000
@@ -34,12 +34,12 @@ class StockStats:
     products_without_stock: int = 0
     ids_in_file: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        orphans = max(0, self.ids_in_file - self.products_matched)
-        return {"path": self.path, "rows": self.rows, "problems": self.problems,
-                "products_matched": self.products_matched,
-                "products_without_stock": self.products_without_stock,
-                "ids_without_product": orphans}
+    def summary(self) -> StockSummary:
+        return StockSummary(path=self.path, rows=self.rows, problems=self.problems,
+                            products_matched=self.products_matched,
+                            products_without_stock=self.products_without_stock,
+                            ids_without_product=max(0, self.ids_in_file
+                                                    - self.products_matched))
 
 
 @dataclass

@@ -35,7 +35,7 @@ def test_one_row_per_store_with_the_store_stock(tmp_path: Path) -> None:
     assert by_key[("BER-01", "TS-100-NAVY-S")]["price"] == "24.00 USD"   # the online price
     assert ("BER-01", "NOT-IN-CATALOG") not in by_key                   # no catalog product
     assert all(r["id"] != "PAN-28" for r in rows)                       # no store row
-    stats = report.extra["stock"]["google_local_inventory"]
+    stats = report.to_dict()["stock"]["google_local_inventory"]
     assert stats["rows"] == 9 and stats["products_matched"] == 6
     assert stats["ids_without_product"] == 1
 

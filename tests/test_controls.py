@@ -62,7 +62,7 @@ def test_supplemental_join_overrides_and_counts_misses(tmp_path: Path) -> None:
     items = _items(tmp_path / "out" / "google.xml")
     assert items["C"]["gtin"] == "4006381333931"       # backfilled where empty
     assert items["A"]["gtin"] == "4006381333931"       # fill mode never overwrites
-    joins = report.extra["controls"]["supplemental"]
+    joins = report.to_dict()["controls"]["supplemental"]
     assert joins[0] == {"path": str(stock), "rows": 3, "matched": 2, "missing": 1,
                         "orphans": 1, "problems": 0}
     assert joins[1]["matched"] == 2 and joins[1]["missing"] == 1
@@ -85,7 +85,7 @@ def test_category_map_fills_and_counts_unmapped(tmp_path: Path) -> None:
     items = _items(tmp_path / "out" / "google.xml")
     assert items["A"]["google_product_category"] == "2169"
     assert "google_product_category" not in items["C"]
-    summary = report.extra["controls"]["category_map"]
+    summary = report.to_dict()["controls"]["category_map"]
     assert summary["mapped"] == 2 and summary["unmapped_products"] == 1
     assert summary["unmapped_values"] == {"Unknown thing": 1}
 

@@ -12,15 +12,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from feedsync.codes import default_severity
 from feedsync.errors import ConfigError, TemplateError
+from feedsync.model import SEVERITIES, Severity
 from feedsync.rules.checks import CHECKS
 from feedsync.yamlio import load_yaml
 
 CHANNEL_FILE = "channel.yaml"
-WRITERS = ("rss", "csv", "tsv", "jsonl", "json", "amazon_listings")
+WriterName = Literal["rss", "csv", "tsv", "jsonl", "json", "amazon_listings"]
+WRITERS: tuple[WriterName, ...] = get_args(WriterName)
 _TOP_KEYS = {"name", "title", "docs", "extends", "outputs", "default_outputs", "fields", "fan_out",
              "checks", "tables", "limits", "remove_fields", "remove_checks", "description",
              "id_field"}
@@ -34,7 +36,7 @@ _CHECK_KEYS = {"code", "assert", "field", "severity", "message", "source"}
 class RuleSpec:
     check: str
     params: Mapping[str, Any]
-    severity: str
+    severity: Severity
     source: str
     code: str | None
     message: str | None
@@ -64,7 +66,7 @@ class CheckSpec:
     code: str
     expression: str
     field: str | None
-    severity: str
+    severity: Severity
     message: str
     source: str
     where: str
@@ -73,7 +75,7 @@ class CheckSpec:
 @dataclass(frozen=True)
 class OutputSpec:
     name: str
-    writer: str
+    writer: WriterName
     file: str
     options: Mapping[str, Any]
 
@@ -206,9 +208,10 @@ def _outputs(raw: Any, where: str) -> dict[str, OutputSpec]:
         key = f"outputs.{name}"
         spec = _mapping(spec, where, key)
         _check_keys(spec, _OUTPUT_KEYS, where, key)
-        writer = _string(spec.get("writer"), where, f"{key}.writer")
-        if writer not in WRITERS:
-            raise TemplateError(f"unknown writer {writer!r}; one of {', '.join(WRITERS)}",
+        text = _string(spec.get("writer"), where, f"{key}.writer")
+        writer = next((w for w in WRITERS if w == text), None)
+        if writer is None:
+            raise TemplateError(f"unknown writer {text!r}; one of {', '.join(WRITERS)}",
                                 file=where, key=f"{key}.writer")
         file_name = _string(spec.get("file"), where, f"{key}.file")
         options = _mapping(spec.get("options", {}), where, f"{key}.options")
@@ -308,11 +311,12 @@ def load_table(path: Path, error: type[TemplateError] | type[ConfigError]) -> di
     return table
 
 
-def _severity(value: Any, where: str, key: str) -> str:
-    if value not in ("error", "warning", "hint"):
-        raise TemplateError("severity must be error, warning or hint", file=where,
-                            key=f"{key}.severity")
-    return str(value)
+def _severity(value: Any, where: str, key: str) -> Severity:
+    for severity in SEVERITIES:
+        if value == severity:
+            return severity
+    raise TemplateError("severity must be error, warning or hint", file=where,
+                        key=f"{key}.severity")
 
 
 def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, key: str) -> None:

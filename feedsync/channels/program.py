@@ -102,9 +102,12 @@ class CompiledChannel:
     def _compile_fill(self) -> Callable[[dict[str, Any]], int]:
         """``fill_mask(item)``: bit i set when the i-th field has a value (the report's
         per-field fill counts; one generated expression, so it costs little)."""
-        terms = [f"({1 << i} if item[{spec.name!r}] else 0)" for i, spec in enumerate(self.fields)]
-        body = "def fill_mask(item):\n    return " + (" | ".join(terms) or "0")
-        return build_function("fill_mask", body, _Tables(), self.name)
+        # Straight-line ifs: about twice as fast as one expression of conditional terms.
+        lines = ["def fill_mask(item):", "    m = 0"]
+        lines += [f"    if item[{spec.name!r}]: m |= {1 << i}"
+                  for i, spec in enumerate(self.fields)]
+        lines.append("    return m")
+        return build_function("fill_mask", "\n".join(lines), _Tables(), self.name)
 
     def where(self, spec: FieldSpec) -> str:
         """The config key of a field's expression, for messages."""
@@ -156,7 +159,7 @@ class CompiledChannel:
                 tests.append(_FieldTest(
                     field=spec.name, code=code,
                     template=known.message if known and known.message else "{field} {reason}",
-                    severity=rule.severity,  # type: ignore[arg-type]
+                    severity=rule.severity,
                     source=rule.source, test=test, per_value=check.per_value,
                     message=rule.message, required=rule.check == "required"))
         return tests
@@ -204,7 +207,7 @@ class CompiledChannel:
             source, _ = compiler.compile(check.expression, check.where)
             lines.append(f"        {source},")
             checks.append(_ItemCheck(code=check.code, field=check.field,
-                                     severity=check.severity,  # type: ignore[arg-type]
+                                     severity=check.severity,
                                      source=check.source, message=check.message,
                                      where=check.where))
         lines.append("    )")
