@@ -27,16 +27,12 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+import feedsync
 from feedsync import pipeline
-from feedsync.channels.loader import ChannelLibrary
 from feedsync.config import Config, load_config
-from feedsync.errors import ConfigError, ExitCode, FeedsyncError, Interrupted, TemplateError
-from feedsync.explain import explain as explain_product
-from feedsync.push import push as push_feeds
-from feedsync.push import rollback as rollback_feed
+from feedsync.errors import ConfigError, ExitCode, FeedsyncError, Interrupted
 from feedsync.report import RunReport
 from feedsync.secrets import RedactingFilter, install_redaction
-from feedsync.state import DB_NAME, State
 
 BUG_URL = "https://github.com/feedsync/feedsync/issues"
 
@@ -205,7 +201,7 @@ def build(catalog: CatalogArg = None, channel: ChannelOpt = None, out: OutOpt = 
     """Build every selected channel's feed in one pass over the catalog."""
     cfg = _config(config)
     with _progress(not as_json) as progress:
-        report = pipeline.build(catalog, channel or [], out, cfg, progress, jobs=jobs)
+        report = feedsync.build(catalog, channel or [], out, cfg, progress, jobs=jobs)
     _show(report, as_json)
     return _exit_code(report)
 
@@ -219,7 +215,7 @@ def validate(catalog: CatalogArg = None, channel: ChannelOpt = None, out: Annota
     """Run every check and print the report; no feed is written."""
     cfg = _config(config)
     with _progress(not as_json) as progress:
-        report = pipeline.validate(catalog, channel or [], out, cfg, progress)
+        report = feedsync.validate(catalog, channel or [], out, cfg, progress)
     _show(report, as_json)
     return _exit_code(report)
 
@@ -228,25 +224,13 @@ def validate(catalog: CatalogArg = None, channel: ChannelOpt = None, out: Annota
 @handle_errors
 def channels(config: ConfigOpt = None, as_json: JsonOpt = False) -> int:
     """List the available channel templates with their docs URL."""
-    cfg = _config(config)
-    library = ChannelLibrary(cfg.template_dirs)
-    rows: list[dict[str, Any]] = []
-    for name, folder in library.available().items():
-        try:
-            spec = library.load(name)
-        except TemplateError as exc:
-            rows.append({"name": name, "title": "(broken template)", "docs": str(exc),
-                         "outputs": [], "folder": str(folder)})
-            continue
-        rows.append({"name": name, "title": spec.title, "docs": spec.docs,
-                     "outputs": [f"{o.name}:{o.writer}" for o in spec.outputs.values()],
-                     "folder": str(folder)})
+    report = feedsync.channels(_config(config))
     if as_json:
-        _print_json({"version": 1, "channels": rows})
+        _print_json(report.to_dict())
         return 0
     table = Table("channel", "title", "outputs", "docs", box=None)
-    for row in rows:
-        table.add_row(row["name"], row["title"], ", ".join(row["outputs"]), row["docs"])
+    for row in report.channels:
+        table.add_row(row.name, row.title, ", ".join(row.outputs), row.docs)
     _console().print(table)
     return 0
 
@@ -321,8 +305,8 @@ def push(catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigO
     setup_logging(log_format)
     cfg = _config(config)
     with _progress(not as_json) as progress:
-        report = push_feeds(catalog, channel or [], cfg, to=to or [], force=force,
-                            dry_run=dry_run, state_dir=state, progress=progress)
+        report = feedsync.push(catalog, channel or [], cfg, to=to or [], force=force,
+                               dry_run=dry_run, state_dir=state, progress=progress)
     _show(report, as_json)
     return _exit_code(report)
 
@@ -333,26 +317,14 @@ def history(config: ConfigOpt = None, state: StateOpt = None,
             limit: Annotated[int, typer.Option("--limit", help="How many runs.")] = 20,
             as_json: JsonOpt = False) -> int:
     """List recent runs with their outcome and published feeds."""
-    cfg = _config(config)
-    state_dir = state or cfg.state_dir
-    if not (state_dir / DB_NAME).exists():
-        raise ConfigError(f"no runs recorded in {state_dir}",
-                          tip="`feedsync push` records its runs there")
-    with State.open(state_dir) as db:
-        runs = db.runs(limit)
-    rows: list[dict[str, Any]] = [{"id": r.id, "started_at": r.started_at.isoformat(),
-             "finished_at": r.finished_at.isoformat() if r.finished_at else None,
-             "command": r.command, "status": r.status, "exit_code": r.exit_code,
-             "summary": r.summary} for r in runs]
+    report = feedsync.history(_config(config), state, limit)
     if as_json:
-        _print_json({"version": 1, "runs": rows})
+        _print_json(report.to_dict())
         return 0
     table = Table("run", "started", "command", "status", "exit", "products", box=None)
-    for row in rows:
-        summary = row["summary"] or {}
-        table.add_row(str(row["id"]), str(row["started_at"]), str(row["command"]),
-                      str(row["status"]), str(row["exit_code"]),
-                      str(summary.get("products", "")))
+    for run in report.runs:
+        table.add_row(str(run.id), run.started_at.isoformat(), run.command, run.status,
+                      str(run.exit_code), str((run.summary or {}).get("products", "")))
     _console().print(table)
     return 0
 
@@ -371,7 +343,8 @@ def rollback(channel: Annotated[str, typer.Argument(help="Channel target to roll
              log_format: LogFormatOpt = "text") -> int:
     """Re-publish an earlier good feed of CHANNEL to its destinations."""
     setup_logging(log_format)
-    report = rollback_feed(channel, _config(config), run=run, to=to or [], state_dir=state)
+    report = feedsync.rollback(channel, _config(config), run=run, to=to or [],
+                               state_dir=state)
     if as_json:
         _print_json(report.to_dict())
     else:
@@ -391,7 +364,7 @@ def explain(product_id: Annotated[str, typer.Argument(help="The product id to tr
             catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigOpt = None,
             as_json: JsonOpt = False) -> int:
     """Why is (or isn't) PRODUCT_ID in each channel's feed? Traces it through the pipeline."""
-    result = explain_product(product_id, catalog, channel or [], _config(config))
+    result = feedsync.explain(product_id, catalog, channel or [], _config(config))
     if as_json:
         _print_json(result.to_dict())
         return 0

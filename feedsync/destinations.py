@@ -39,10 +39,12 @@ def _check(dest: Destination) -> None:
         raise ConfigError(f"unknown destination scheme {scheme!r} in {dest.display()} "
                           f"(known: {', '.join(sorted(PUBLISHERS))})", key="url")
     location = parse_target(dest)  # password in the URL, '..', NUL, unknown options
-    if scheme == "file":
-        if location.host not in ("", "localhost") or not location.directory.startswith("/"):
-            raise ConfigError(f"file URLs name an absolute local path: file:///srv/feeds/, "
-                              f"not {dest.display()}", key="url")
+    if scheme == "file":  # the same checks, in the same words, as the file publisher's
+        if location.host not in ("", "localhost"):
+            raise ConfigError(f"file URLs name a local path: {dest.display()} has host "
+                              f"{location.host!r}", key="url")
+        if not location.directory.startswith("/"):
+            raise ConfigError("file URLs need an absolute path: file:///srv/feeds/", key="url")
     elif not location.host:
         raise ConfigError(f"{scheme} URL needs a host: {dest.display()}", key="url")
     options = dest.options

@@ -25,7 +25,7 @@ from typing import Any
 
 from feedsync.config import ChannelConfig, Config, gate_policy
 from feedsync.core import ChannelTarget
-from feedsync.destinations import check_destination, destination_of
+from feedsync.destinations import destination_of
 from feedsync.errors import (
     ConfigError,
     ExitCode,
@@ -96,11 +96,8 @@ def destinations_for(target: ChannelConfig, cli_urls: Sequence[str]) -> list[Des
     """The channel's configured destinations plus any given on the command line."""
     found = [destination_of(raw, f"channels.{target.name}.destinations[{i}]")
              for i, raw in enumerate(target.destinations)]
-    for url in cli_urls:
-        destination = Destination(url, {})
-        check_destination(destination, "--to")
-        found.append(destination)
-    return found
+    # --to URLs are checked by publisher_for, before anything is locked (plan_push).
+    return found + [Destination(url, {}) for url in cli_urls]
 
 
 def remote_key(destination: Destination, remote_name: str) -> str:
