@@ -61,7 +61,9 @@ class ChannelConfig:
     template: str                               # channel folder name
     outputs: tuple[str, ...] | None = None      # None: the template's default outputs
     files: Mapping[str, str] = field(default_factory=dict)
-    target: Mapping[str, str] = field(default_factory=dict)
+    # The config's ``target:`` (country, currency, language): the market this target
+    # sells to, given to the templates as their ``target`` variable.
+    market: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     destinations: tuple[Mapping[str, Any], ...] = ()
     gate: Mapping[str, Any] = field(default_factory=dict)
@@ -291,15 +293,15 @@ def _channels(raw: Any, base: Path, where: str) -> tuple[ChannelConfig, ...]:
         files = _text_mapping(settings.get("files", {}), where, f"{key}.files")
         for output, file_name in files.items():
             check_file_name(file_name, where, f"{key}.files.{output}")
-        target = _text_mapping(settings.get("target", {}), where, f"{key}.target")
-        _check_keys(target, _TARGET_KEYS, where, f"{key}.target")
+        market = _text_mapping(settings.get("target", {}), where, f"{key}.target")
+        _check_keys(market, _TARGET_KEYS, where, f"{key}.target")
         options = _mapping(settings.get("options", {}), where, f"{key}.options")
         destinations = _list(settings.get("destinations", []), where, f"{key}.destinations")
         result.append(ChannelConfig(
             name=name,
             template=_text(settings.get("template", name), where, f"{key}.template"),
             outputs=tuple(_list(outputs, where, f"{key}.outputs")) if outputs else None,
-            files=files, target=target, options=options,
+            files=files, market=market, options=options,
             destinations=tuple(_destination(d, where, f"{key}.destinations[{i}]")
                                for i, d in enumerate(destinations)),
             gate=_gate(settings.get("gate", {}), where, f"{key}.gate"),

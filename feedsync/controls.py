@@ -143,11 +143,11 @@ class Verdict:
 class TargetControls:
     """Filters, reserve, currency and override columns for one channel target."""
 
-    def __init__(self, target: ChannelConfig, template: str, target_vars: Data) -> None:
+    def __init__(self, target: ChannelConfig, template: str, market: Data) -> None:
         self.name = target.name
         self.template = template
         self.reserve: Reserve | None = target.reserve
-        self.currency = target_vars.get("currency", "")
+        self.currency = market.get("currency", "")
         self._include = _predicate(target.include, f"channels.{target.name}.include")
         self._exclude = _predicate(target.exclude, f"channels.{target.name}.exclude")
         self.override_columns: list[tuple[str, str]] = []
@@ -166,7 +166,7 @@ class TargetControls:
                     self.override_columns.append((name, column))
                     break
 
-    def decide(self, product: Product, target_vars: Data, defaults: Data,
+    def decide(self, product: Product, market: Data, defaults: Data,
                product_id: str | None = None) -> Verdict:
         """``product_id``: the id findings name (as the channel writes it)."""
         ref = product["id"] if product_id is None else product_id
@@ -176,7 +176,7 @@ class TargetControls:
             if predicate is None:
                 continue
             try:
-                decided = predicate(product, target_vars, defaults)
+                decided = predicate(product, market, defaults)
             except Exception as exc:  # noqa: BLE001 - _failure stops on what is fatal
                 failure = failure_of(exc, f"channels.{self.name}.{which}", None)
                 verdict.failed = failure

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from feedsync.errors import ConfigError
 from feedsync.publishers.base import PUBLISHERS, Destination
-from feedsync.publishers.common import Limits, opt_bool, opt_path, parse_target
+from feedsync.publishers.common import Limits, opt_bool, opt_path, parse_location
 
 _FLAGS: Final = ("gzip", "allow_direct_upload", "trust_on_first_use", "tls")
 _PATHS: Final = ("key_file", "known_hosts", "ca_file", "password_file", "key_passphrase_file")
@@ -38,7 +38,7 @@ def _check(dest: Destination) -> None:
     if scheme not in PUBLISHERS:
         raise ConfigError(f"unknown destination scheme {scheme!r} in {dest.display()} "
                           f"(known: {', '.join(sorted(PUBLISHERS))})", key="url")
-    location = parse_target(dest)  # password in the URL, '..', NUL, unknown options
+    location = parse_location(dest)  # password in the URL, '..', NUL, unknown options
     if scheme == "file":  # the same checks, in the same words, as the file publisher's
         if location.host not in ("", "localhost"):
             raise ConfigError(f"file URLs name a local path: {dest.display()} has host "

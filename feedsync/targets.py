@@ -73,7 +73,7 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
                                fill=FieldFill(list(spec.fields)))
         if write:
             report.files = {o.name: str(o.path) for o in outputs}
-        market = Data(target_config.target)
+        market = Data(target_config.market)
         context = Data(name=target_config.name, template=spec.name, docs=spec.docs)
         controls = TargetControls(target_config, spec.name, market)
         targets.append(ChannelTarget(config=target_config, spec=spec, channel=channel,

@@ -52,7 +52,7 @@ keep_feeds: 3
     google, google_us = config.channels
     assert google.name == "google" and google.template == "google"
     assert google.outputs == ("xml", "tsv") and google.files == {"xml": "g.xml"}
-    assert google.target == {"country": "DE", "currency": "EUR", "language": "de"}
+    assert google.market == {"country": "DE", "currency": "EUR", "language": "de"}
     assert google_us.name == "google-US" and google_us.template == "google"
     assert google_us.outputs is None
     assert config.keep_feeds == 3

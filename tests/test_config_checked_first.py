@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,16 @@ def _config(tmp_path: Path, change: dict[str, Any]) -> Path:
     config = tmp_path / "feedsync.yaml"
     config.write_text(json.dumps(raw), encoding="utf-8")
     return config
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _logging_restored() -> Iterator[None]:
+    """``feedsync push`` in process sets up the feedsync logger for a run (own handler, no
+    propagation); put it back so later tests' log capture still sees records."""
+    logger = logging.getLogger("feedsync")
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
 
 
 def _cli(*args: str | Path) -> tuple[int, str, str]:

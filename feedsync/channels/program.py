@@ -220,12 +220,16 @@ class CompiledChannel:
         return spec.separator if spec is not None and spec.multi else None
 
     # --- per product -----------------------------------------------------------------
-    def map(self, product: Product, target: Data, defaults: Data, channel: Data) -> dict[str, Any]:
-        """The channel's item for ``product``: field name -> str or list of str."""
-        item: dict[str, Any] = self._map(product, target, defaults, channel, None)
+    def map(self, product: Product, market: Data, defaults: Data,
+            channel: Data) -> dict[str, Any]:
+        """The channel's item for ``product``: field name -> str or list of str.
+
+        ``market`` is what the templates call ``target`` (country, currency, language).
+        """
+        item: dict[str, Any] = self._map(product, market, defaults, channel, None)
         return item
 
-    def map_checked(self, product: Product, target: Data, defaults: Data,
+    def map_checked(self, product: Product, market: Data, defaults: Data,
                     channel: Data) -> tuple[dict[str, Any], list[Failure]]:
         """``map``, where a field expression that raises on this product's data leaves
         that field empty and is returned as a ``Failure`` (the others still map).
@@ -234,7 +238,7 @@ class CompiledChannel:
         signal arriving as ``Interrupted``) stop the run instead.
         """
         try:
-            item: dict[str, Any] = self._map(product, target, defaults, channel, None)
+            item: dict[str, Any] = self._map(product, market, defaults, channel, None)
             return item, []
         except FeedsyncError as exc:
             if not isinstance(exc, TemplateError):
@@ -245,14 +249,14 @@ class CompiledChannel:
         item, failures = {}, []
         for spec in self.fields:
             try:
-                item[spec.name] = self.field_function(spec.name)(product, target, defaults,
+                item[spec.name] = self.field_function(spec.name)(product, market, defaults,
                                                                  channel)
             except Exception as exc:  # noqa: BLE001 - each kind is sorted by _failure
                 failures.append(failure_of(exc, self.where(spec), spec.name))
                 item[spec.name] = [] if spec.multi else ""
         return item, failures
 
-    def validate(self, item: dict[str, Any], product: Product, target: Data, defaults: Data,
+    def validate(self, item: dict[str, Any], product: Product, market: Data, defaults: Data,
                  channel: Data, product_id: str | None = None,
                  failures: list[Failure] | None = None) -> list[Issue]:
         """Findings for one mapped item. Illegal characters are cleaned in place.
@@ -268,7 +272,7 @@ class CompiledChannel:
         for index, reason, value in self._run_tests(item):
             issues.append(self._issue(tests[index], reason, product, ref, value))
         if self._item_checks:
-            verdicts = self._verdicts(product, target, defaults, channel, item, failures)
+            verdicts = self._verdicts(product, market, defaults, channel, item, failures)
             for check, verdict in zip(self._item_checks, verdicts, strict=True):
                 if verdict is False:
                     issues.append(Issue(
@@ -279,7 +283,7 @@ class CompiledChannel:
                         source=check.source))
         return issues
 
-    def explain_rules(self, item: dict[str, Any], product: Product, target: Data,
+    def explain_rules(self, item: dict[str, Any], product: Product, market: Data,
                       defaults: Data, channel: Data) -> list[dict[str, Any]]:
         """Every rule with its verdict on this item, for ``feedsync explain``."""
         rows: list[dict[str, Any]] = []
@@ -297,7 +301,7 @@ class CompiledChannel:
                          "verdict": verdict, "reason": reason, "source": t.source})
         if self._item_checks:
             failures: list[Failure] = []
-            verdicts = self._verdicts(product, target, defaults, channel, item, failures)
+            verdicts = self._verdicts(product, market, defaults, channel, item, failures)
             errors = iter(failures)
             for check, ok in zip(self._item_checks, verdicts, strict=True):
                 verdict = "fail" if ok is not True else "pass"
@@ -308,13 +312,13 @@ class CompiledChannel:
                              "reason": reason, "source": check.source})
         return rows
 
-    def _verdicts(self, product: Product, target: Data, defaults: Data, channel: Data,
+    def _verdicts(self, product: Product, market: Data, defaults: Data, channel: Data,
                   item: dict[str, Any], failures: list[Failure] | None) -> list[bool | None]:
         """Each item check's verdict; ``None`` where its expression failed (added to
         ``failures``; without a list the error is raised)."""
         data = Data(item)
         try:
-            return [bool(v) for v in self._check_fn(product, target, defaults, channel, data)]
+            return [bool(v) for v in self._check_fn(product, market, defaults, channel, data)]
         except FeedsyncError as exc:
             if failures is None or not isinstance(exc, TemplateError):
                 raise
@@ -324,7 +328,7 @@ class CompiledChannel:
         verdicts: list[bool | None] = []
         for check, function in zip(self._item_checks, self._check_functions(), strict=True):
             try:
-                verdicts.append(bool(function(product, target, defaults, channel, data)))
+                verdicts.append(bool(function(product, market, defaults, channel, data)))
             except Exception as exc:  # noqa: BLE001 - each kind is sorted by _failure
                 failures.append(failure_of(exc, check.where, check.field))
                 verdicts.append(None)

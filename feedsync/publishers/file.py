@@ -25,7 +25,7 @@ from feedsync.publishers.common import (
     is_stale_temp,
     log,
     opt_bool,
-    parse_target,
+    parse_location,
     prepared,
     retryable,
     temp_name,
@@ -93,7 +93,7 @@ class FilePublisher:
 
     def __init__(self, dest: Destination) -> None:
         self.dest = dest
-        self.target = parse_target(dest)
+        self.target = parse_location(dest)
         if self.target.host not in {"", "localhost"}:
             raise ConfigError(
                 f"file URLs name a local path: {dest.display()} has host {self.target.host!r}",

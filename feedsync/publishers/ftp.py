@@ -40,7 +40,7 @@ from feedsync.publishers.common import (
     log,
     opt_bool,
     opt_path,
-    parse_target,
+    parse_location,
     prepared,
     refuse,
     retryable,
@@ -82,7 +82,7 @@ class FtpPublisher:
 
     def __init__(self, dest: Destination) -> None:
         self.dest = dest
-        self.target = parse_target(dest)
+        self.target = parse_location(dest)
         if not self.target.host:
             raise ConfigError(f"ftp URL needs a host: {dest.display()}", key="url")
         options = dest.options

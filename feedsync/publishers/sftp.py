@@ -53,7 +53,7 @@ from feedsync.publishers.common import (
     log,
     opt_bool,
     opt_path,
-    parse_target,
+    parse_location,
     prepared,
     refuse,
     retryable,
@@ -115,7 +115,7 @@ class SftpPublisher:
 
     def __init__(self, dest: Destination) -> None:
         self.dest = dest
-        self.target = parse_target(dest)
+        self.target = parse_location(dest)
         if not self.target.host:
             raise ConfigError(f"sftp URL needs a host: {dest.display()}", key="url")
         options = dest.options
