@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from feedsync.errors import ConfigError
+from feedsync.fileio import is_stale_remote_temp, temp_name
 from feedsync.publishers.base import Destination, Receipt
 from feedsync.publishers.common import (
     HASH_READBACK_LIMIT,
@@ -36,7 +37,6 @@ from feedsync.publishers.common import (
     describe,
     fatal,
     final_name,
-    is_stale_temp,
     log,
     opt_bool,
     opt_path,
@@ -44,7 +44,6 @@ from feedsync.publishers.common import (
     prepared,
     refuse,
     retryable,
-    temp_name,
     with_retries,
 )
 from feedsync.secrets import secret_from
@@ -331,7 +330,7 @@ class FtpPublisher:
         for name, facts in entries:
             modified = _mlsd_time(facts.get("modify", ""))
             age = now - modified if modified is not None else 0.0
-            if facts.get("type") == "file" and is_stale_temp(name, run.name, age, ("partial",)):
+            if facts.get("type") == "file" and is_stale_remote_temp(name, run.name, age):
                 self._delete_quietly(ftp, run, run.directory + name)
                 self._warn(run, f"removed stale temp file {name} from an earlier run")
 

@@ -39,9 +39,9 @@ from typing import Any, TypeVar, cast
 import asyncssh
 
 from feedsync.errors import ConfigError, FeedsyncError
+from feedsync.fileio import CHUNK, is_stale_remote_temp, temp_name
 from feedsync.publishers.base import Destination, Receipt
 from feedsync.publishers.common import (
-    CHUNK,
     HASH_READBACK_LIMIT,
     Deadline,
     Limits,
@@ -49,7 +49,6 @@ from feedsync.publishers.common import (
     describe,
     fatal,
     final_name,
-    is_stale_temp,
     log,
     opt_bool,
     opt_path,
@@ -57,7 +56,6 @@ from feedsync.publishers.common import (
     prepared,
     refuse,
     retryable,
-    temp_name,
     with_retries,
 )
 from feedsync.publishers.ssh_hostkeys import HostKeyPolicy, PolicyClient, load_known_hosts
@@ -533,7 +531,7 @@ class SftpPublisher:
         for entry in entries:
             name = str(entry.filename)
             age = now - (entry.attrs.mtime or now)
-            if is_stale_temp(name, run.name, age, ("partial",)):
+            if is_stale_remote_temp(name, run.name, age, ("partial",)):
                 await self._remove_quietly(sftp, run, run.directory + name)
                 self._warn(run, f"removed stale temp file {name} from an earlier run")
 
