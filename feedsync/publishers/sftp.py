@@ -191,27 +191,38 @@ class _SftpFiles:
         except _LOST as exc:
             raise _classify(exc, refused) from exc
 
+    @contextmanager
+    def _opened(self, path: str, mode: str,
+                attrs: asyncssh.SFTPAttrs | None = None) -> Iterator[asyncssh.SFTPClientFile]:
+        """A remote file, closed after use; never waited on after an interruption."""
+        remote = self._do(self.sftp.open(path, mode, attrs or asyncssh.SFTPAttrs()))
+        try:
+            yield remote
+        except Lost:
+            raise  # the connection is gone: there is nothing to close
+        except RemoteError:
+            with contextlib.suppress(RemoteError):
+                self._do(remote.close())
+            raise
+        except BaseException:
+            # Interrupted (a signal, an abandoned read): closing would wait for a reply that
+            # a stalled peer never sends. The session is over; drop the connection.
+            self.session.abort()
+            raise
+        self._do(remote.close())
+
     def put(self, path: str, source: Path, *, exclusive: bool) -> None:
         attrs = asyncssh.SFTPAttrs(permissions=0o644)
-        remote = self._do(self.sftp.open(path, "xb" if exclusive else "wb", attrs))
-        try:
-            with source.open("rb") as local:
-                offset = 0
-                while chunk := local.read(WRITE_CHUNK):
-                    self._do(remote.write(chunk, offset))
-                    offset += len(chunk)
+        with self._opened(path, "xb" if exclusive else "wb", attrs) as remote, \
+                source.open("rb") as local:
+            offset = 0
+            while chunk := local.read(WRITE_CHUNK):
+                self._do(remote.write(chunk, offset))
+                offset += len(chunk)
             try:
                 self._do(remote.fsync())
             except Unsupported:
                 log.debug("server has no fsync@openssh.com; %s not fsynced", path)
-        except BaseException:
-            self._close_quietly(remote)
-            raise
-        self._do(remote.close())
-
-    def _close_quietly(self, remote: asyncssh.SFTPClientFile) -> None:
-        with contextlib.suppress(RemoteError):
-            self._do(remote.close())
 
     def size(self, path: str) -> int | None:
         try:
@@ -222,12 +233,9 @@ class _SftpFiles:
             raise
 
     def read(self, path: str) -> Iterator[bytes]:
-        remote = self._do(self.sftp.open(path, "rb"))
-        try:
+        with self._opened(path, "rb") as remote:
             while chunk := self._do(remote.read(CHUNK)):
                 yield cast(bytes, chunk)
-        finally:
-            self._close_quietly(remote)
 
     def rename(self, source: str, target: str, *, atomic: bool = False) -> None:
         # A plain SFTP rename onto an existing file fails with SFTPFailure (v3 has no
