@@ -261,7 +261,7 @@ def test_canary_secrets_never_leak_when_push_fails_at_each_stage(
 def test_a_wrong_key_passphrase_does_not_leak(tmp_path: Path, refused_port: int) -> None:
     key = tmp_path / "encrypted_key"
     asyncssh.generate_private_key("ssh-ed25519").write_private_key(
-        str(key), passphrase=USER_KEY_PASSPHRASE)
+        str(key), passphrase=USER_KEY_PASSPHRASE, rounds=1)  # bcrypt's default is slow
     never_reached = tmp_path / "sftp-dest"
     never_reached.mkdir()
     site = make_site(tmp_path)

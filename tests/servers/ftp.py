@@ -90,8 +90,11 @@ class FtpServer:
         authorizer = DummyAuthorizer()
         authorizer.add_user(user, password, str(root), perm="elradfmwMT")
         fs = type("FS", (FaultyFS,), {"faults": self.faults})
+        # auth_failed_timeout 0: pyftpdlib's 3 s pause after a wrong password is for brute
+        # force, not for tests.
         attrs: dict[str, Any] = {"authorizer": authorizer, "abstracted_fs": fs,
-                                 "timeout": 30, "banner": "feedsync test ftpd"}
+                                 "timeout": 30, "banner": "feedsync test ftpd",
+                                 "auth_failed_timeout": 0}
         base: type[FTPHandler] = FTPHandler
         if tls_cert is not None:
             base = TLS_FTPHandler
