@@ -54,7 +54,7 @@ def refused_port() -> Iterator[int]:
 
 @pytest.fixture()
 def sftp_dir(sshd: Sshd, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh directory under the sshd's root, for one test."""
+    """A fresh directory for one test; the sshd serves it by its absolute path."""
     return Path(tmp_path_factory.mktemp("sftp-target", numbered=True))
 
 
