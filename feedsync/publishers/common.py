@@ -18,7 +18,7 @@ from typing import Any, Final, NoReturn, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from feedsync.errors import ConfigError, PublishFatal, PublishRetryable, SecurityRefusal
-from feedsync.fileio import CHUNK, Digest, sha256_file
+from feedsync.fileio import CHUNK, Digest, sha256_file, temp_name
 from feedsync.publishers.base import Destination
 from feedsync.secrets import redact, scrub_exception
 
@@ -209,16 +209,19 @@ class Payload:
 
 
 def _gzip_to_temp(local_file: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=".feedsync-gzip-", suffix=".gz")
+    # A scratch file in TMPDIR (it is only read back for the upload), named like every
+    # other feedsync temp so that a leftover says whose it is.
+    tmp = Path(tempfile.gettempdir()) / temp_name(f"{local_file.name}.gz")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "wb") as raw, local_file.open("rb") as src:
             # mtime=0 and no file name: the same feed always gives the same bytes.
             with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
                 shutil.copyfileobj(src, gz, CHUNK)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    return Path(tmp)
+    return tmp
 
 
 @contextmanager
