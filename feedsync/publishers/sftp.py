@@ -161,9 +161,9 @@ class _Session:
             log.debug("connection to %s did not close cleanly", self.publisher.target.host)
 
     def drain(self) -> None:
-        """Interrupted inside the event loop (SIGTERM, SIGINT): abort the connection and let
-        the tasks see it *before* the runner cancels them, so that closing a remote file
-        does not wait forever on a stalled peer."""
+        """After a failure or an interruption inside the event loop (SIGTERM, SIGINT): abort
+        the connection and let the tasks see it *before* the runner cancels them, so that
+        closing a remote file does not wait forever on a stalled peer."""
         self.abort()
         loop = self.runner.get_loop()
         with contextlib.suppress(BaseException):
@@ -213,8 +213,8 @@ class _SftpFiles:
 
     def put(self, path: str, source: Path, *, exclusive: bool) -> None:
         attrs = asyncssh.SFTPAttrs(permissions=0o644)
-        with self._opened(path, "xb" if exclusive else "wb", attrs) as remote, \
-                source.open("rb") as local:
+        with source.open("rb") as local, \
+                self._opened(path, "xb" if exclusive else "wb", attrs) as remote:
             offset = 0
             while chunk := local.read(WRITE_CHUNK):
                 self._do(remote.write(chunk, offset))
