@@ -15,7 +15,6 @@ the live feed there. Nothing here prints; events go to the ``feedsync`` logger.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,6 +34,7 @@ from feedsync.errors import (
     PublishRetryable,
     SecurityRefusal,
 )
+from feedsync.fileio import sha256_file
 from feedsync.gate import GateDecision, GatePolicy, evaluate
 from feedsync.lock import RunLock
 from feedsync.pipeline import ProgressCallback, Run
@@ -190,7 +190,7 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
                     remote_name=output.path.name,
                     key=remote_key(destination, output.path.name),
                     items=target.report.written, rejected=target.report.rejected,
-                    sha256=_sha256(output.path))
+                    sha256=sha256_file(output.path).sha256)
                 _deliver(delivery, state, run_id, policy, force, dry_run)
                 deliveries.append(delivery)
     report.dry_run = dry_run
@@ -297,14 +297,6 @@ def _remove_stale_staging(folder: Path) -> None:
     for entry in entries:
         log.info("removing the staging folder of an interrupted run: %s", entry)
         shutil.rmtree(entry, ignore_errors=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _worst(codes: Iterable[int]) -> int:

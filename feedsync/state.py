@@ -19,14 +19,11 @@ and works on more filesystems. Every write is one ``BEGIN IMMEDIATE`` transactio
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import json
 import os
 import re
 import socket
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -38,7 +35,7 @@ from typing import Any, Final, Literal, get_args
 from urllib.parse import quote
 
 from feedsync.errors import ExitCode, FeedsyncError, OutputError
-from feedsync.writers.atomic import TEMP_PREFIX, AtomicFile, clean_stale_temps, fsync_directory
+from feedsync.fileio import AtomicFile, clean_stale_temps, copy_atomically, sha256_file
 
 __all__ = [
     "DEFAULT_STATE_DIR",
@@ -60,7 +57,6 @@ SCHEMA_VERSION: Final = 1
 # live run inserts its row right after the copy).
 _ORPHAN_AFTER_S: Final = 3600.0
 _COPY_NAME = re.compile(r"\d+-[0-9a-f]{12}-")
-_CHUNK: Final = 1 << 20
 
 _SCHEMA: Final = f"""
 BEGIN;
@@ -314,9 +310,10 @@ class State:
             if not os.path.lexists(self.path):
                 self._refuse_orphan_journal()
                 _create_database(self.path)
-        except OSError as exc:
+        except (OSError, OutputError) as exc:
+            reason = exc.message if isinstance(exc, OutputError) else exc.strerror or exc
             raise StateError(
-                f"cannot create the state database: {exc.strerror or exc}",
+                f"cannot create the state database: {reason}",
                 file=str(self.path),
                 tip="check that the state directory is a writable directory",
             ) from exc
@@ -455,11 +452,13 @@ class State:
         folder = self.feeds_dir / channel
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            digest, size = _digest(source)
+            expected = sha256_file(source)
+            digest, size = expected.sha256, expected.size
             name = f"{run_id}-{digest[:12]}-{file_name}"
             # The same run may record one file for several destinations: replacing an
-            # identical copy under the identical name is harmless.
-            _copy_verified(source, folder / name, digest)
+            # identical copy under the identical name is harmless. The copy is refused if
+            # its bytes differ from the hash in its name (the source changed meanwhile).
+            copy_atomically(source, folder / name, expected=expected)
         except (OSError, OutputError) as exc:
             reason = exc.message if isinstance(exc, OutputError) else exc.strerror or str(exc)
             raise StateError(
@@ -545,56 +544,19 @@ def _check_file_name(what: str, value: str) -> None:
 
 def _create_database(path: Path) -> None:
     """Create an empty state database atomically: build a temp file, then link it in."""
-    # The writers' temp name pattern, so clean_stale_temps removes it if we are killed.
-    fd, temp = tempfile.mkstemp(
-        dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.{os.getpid()}.", suffix=".tmp"
-    )
-    os.close(fd)
+    staged = AtomicFile(path)  # its temp name: clean_stale_temps removes it if we are killed
+    temp = staged.reserve()
     try:
         conn = sqlite3.connect(temp, isolation_level=None)
         try:
             conn.executescript(_SCHEMA)
         finally:
             conn.close()
-        _fsync_path(temp)
-        _link_new(temp, path)
-        fsync_directory(path.parent)
-    finally:
-        Path(temp).unlink(missing_ok=True)
-
-
-def _link_new(temp: str, path: Path) -> None:
-    # link() never replaces: if another run created the database a moment ago, keep it.
-    try:
-        os.link(temp, path)
-    except FileExistsError:
-        return
-    except OSError as exc:
-        # Filesystems without hard links: a plain rename, guarded by an existence check.
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-            raise
-        if not os.path.lexists(path):
-            os.replace(temp, path)
-
-
-def _digest(source: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with source.open("rb") as src:
-        while chunk := src.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def _copy_verified(source: Path, target: Path, expected: str) -> None:
-    """Copy through ``AtomicFile``; refuse if the bytes differ from the hash in the name."""
-    check = hashlib.sha256()
-    with AtomicFile(target) as out, source.open("rb") as src:
-        while chunk := src.read(_CHUNK):
-            check.update(chunk)
-            out.write(chunk)
-        if check.hexdigest() != expected:  # raising here makes AtomicFile drop the temp
-            raise OSError(errno.EIO, "the file changed while it was being copied")
+    except BaseException:
+        staged.abort()
+        raise
+    # Never replaces: if another run created the database a moment ago, keep it.
+    staged.commit(replace=False)
 
 
 def _stale_files(folder: Path) -> list[os.DirEntry[str]]:
@@ -619,14 +581,6 @@ def _remove_quietly(path: Path) -> None:
         path.unlink(missing_ok=True)
     except OSError:
         pass
-
-
-def _fsync_path(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _proc_stat(pid: int) -> tuple[str, str] | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -81,6 +82,38 @@ def run_cli(*args: str | os.PathLike[str], cwd: Path | None = None,
     assert "Traceback" not in done.stderr, done.stderr
     assert "Traceback" not in done.stdout, done.stdout
     return done.returncode, done.stdout, done.stderr
+
+
+def invoke_cli(*args: str | os.PathLike[str], cwd: Path | None = None,
+               env: Mapping[str, str | None] | None = None) -> tuple[int, str, str]:
+    """The real CLI in this process (Typer's CliRunner): ``(exit code, stdout, stderr)``.
+
+    The same code path as ``run_cli`` without a Python start-up per call; use ``run_cli``
+    where the process itself matters (signals, kill -9, a second process, the console
+    script's own handling of a closed stdout). Like ``run_cli`` it runs in ``cwd`` (the
+    repository by default) and asserts that no traceback escaped. The ``feedsync`` logger,
+    which the CLI points at its captured stderr, is put back afterwards.
+    """
+    from typer.testing import CliRunner
+
+    from feedsync.cli import app
+
+    logger = logging.getLogger("feedsync")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    previous = Path.cwd()
+    environment: dict[str, str | None] = {"COLUMNS": "250", "FEEDSYNC_DEBUG": None,
+                                          **(env or {})}
+    try:
+        os.chdir(cwd or REPO)
+        done = CliRunner().invoke(app, [str(a) for a in args], env=environment)
+    finally:
+        os.chdir(previous)
+        logger.handlers[:], logger.level, logger.propagate = saved
+    if done.exception is not None and not isinstance(done.exception, SystemExit):
+        raise AssertionError(f"the CLI raised {done.exception!r}") from done.exception
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "Traceback" not in done.stdout, done.stdout
+    return done.exit_code, done.stdout, done.stderr
 
 
 def error_line(stderr: str) -> str:

@@ -44,12 +44,12 @@ from tests.helpers import (
     feed_items,
     gen_catalog,
     good_row,
+    invoke_cli,
     issues_for,
     parse_feed,
     read_issues,
     read_tsv,
     report_accounts_for_all,
-    run_cli,
     sha256,
     snapshot,
     temp_files,
@@ -63,7 +63,7 @@ XML_TSV = "channels:\n  google:\n    outputs: [xml, tsv]\n"
 
 def build_json(catalog: Path, out: Path, *extra: str | Path,
                code: ExitCode = ExitCode.OK) -> dict[str, Any]:
-    exit_code, stdout, stderr = run_cli("build", catalog, "--channel", "google", "--out", out,
+    exit_code, stdout, stderr = invoke_cli("build", catalog, "--channel", "google", "--out", out,
                                         "--json", *extra)
     assert exit_code == code, stderr
     report = json.loads(stdout)
@@ -261,7 +261,7 @@ def test_a7_json_cut_mid_object_changes_nothing(tmp_path: Path) -> None:
     text = json.dumps([good_row("J1"), good_row("J2"), good_row("J3")], indent=1)
     catalog = tmp_path / "cut.json"
     catalog.write_text(text[: text.index('"J3"') + 10], encoding="utf-8")
-    code, stdout, stderr = run_cli("build", catalog, "--channel", "google", "--out", out)
+    code, stdout, stderr = invoke_cli("build", catalog, "--channel", "google", "--out", out)
     assert code == ExitCode.CATALOG, stderr
     line = error_line(stderr)
     last = len(catalog.read_text(encoding="utf-8").splitlines())
@@ -452,7 +452,7 @@ def test_b1_sigkill_mid_write_then_the_next_build_cleans_up(
     assert all(f".{process.pid}." in name for name in new)
     # the next run removes the leftovers (and only them) and succeeds
     (out / "keep.me").write_text("user file")
-    code, _, stderr = run_cli("build", EXAMPLES, "--channel", "google", "--out", out)
+    code, _, stderr = invoke_cli("build", EXAMPLES, "--channel", "google", "--out", out)
     assert code == ExitCode.OK, stderr
     assert temp_files(out) == []
     assert (out / "keep.me").read_text() == "user file"
@@ -609,7 +609,7 @@ def test_b4_json_piped_to_head(tmp_path: Path) -> None:
 def test_b6_an_existing_feed_keeps_its_mode(tmp_path: Path, mode: int) -> None:
     previous_feed(tmp_path)
     (tmp_path / "google.xml").chmod(mode)
-    code, _, _ = run_cli("build", EXAMPLES, "--channel", "google", "--out", tmp_path)
+    code, _, _ = invoke_cli("build", EXAMPLES, "--channel", "google", "--out", tmp_path)
     assert code == ExitCode.OK
     assert (tmp_path / "google.xml").stat().st_mode & 0o777 == mode
 
@@ -721,7 +721,7 @@ def test_b8_a_symlinked_feed_is_written_through(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "google.xml").symlink_to(real)
-    code, _, stderr = run_cli("build", EXAMPLES, "--channel", "google", "--out", out)
+    code, _, stderr = invoke_cli("build", EXAMPLES, "--channel", "google", "--out", out)
     assert code == ExitCode.OK, stderr
     assert (out / "google.xml").is_symlink() and os.readlink(out / "google.xml") == str(real)
     assert len(feed_ids(real)) > 0
@@ -788,7 +788,7 @@ def test_d6_only_a_dead_runs_temp_is_removed(tmp_path: Path) -> None:
             path.write_text("keep")
         stale = out / f".feedsync-google.xml.{dead.pid}.z9y8x7.tmp"
         stale.write_text("stale")
-        code, _, stderr = run_cli("build", EXAMPLES, "--channel", "google", "--out", out)
+        code, _, stderr = invoke_cli("build", EXAMPLES, "--channel", "google", "--out", out)
         assert code == ExitCode.OK, stderr
         assert not stale.exists()
         for path in keep:

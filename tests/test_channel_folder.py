@@ -11,7 +11,7 @@ import csv
 import json
 from pathlib import Path
 
-from tests.helpers import EXAMPLES, G, feed_items, read_issues, run_cli, write_config
+from tests.helpers import EXAMPLES, G, feed_items, invoke_cli, read_issues, write_config
 
 MYCHANNEL = """\
 # A marketplace that wants five columns, its own colour words, and short names.
@@ -69,13 +69,13 @@ def test_a_new_channel_folder_builds_through_the_cli(tmp_path: Path) -> None:
                               'channels:\n  mychannel:\n    target: {country: "DE"}\n')
     out = tmp_path / "OUT"
 
-    code, stdout, stderr = run_cli("channels", "--config", config, "--json")
+    code, stdout, stderr = invoke_cli("channels", "--config", config, "--json")
     assert code == 0, stderr
     listed = {c["name"]: c for c in json.loads(stdout)["channels"]}
     assert listed["mychannel"]["title"] == "My marketplace"
     assert "google" in listed                     # the built-in channels are still there
 
-    code, stdout, stderr = run_cli("build", EXAMPLES, "--config", config,
+    code, stdout, stderr = invoke_cli("build", EXAMPLES, "--config", config,
                                    "--channel", "mychannel", "--out", out, "--json")
     assert code == 0, stderr
     report = json.loads(stdout)["channels"]["mychannel"]
@@ -124,7 +124,7 @@ def test_a_channel_that_extends_google_and_overrides_one_field(tmp_path: Path) -
                                                  'defaults: {currency: "USD"}\n')
     ours, plain = tmp_path / "utm", tmp_path / "plain"
     for channel, out in (("google-utm", ours), ("google", plain)):
-        code, _, stderr = run_cli("build", EXAMPLES, "--config", config, "--channel", channel,
+        code, _, stderr = invoke_cli("build", EXAMPLES, "--config", config, "--channel", channel,
                                   "--out", out)
         assert code == 0, stderr
 

@@ -1,5 +1,6 @@
-"""User mistakes through the real CLI (a subprocess): one clear ``Error:`` line, the
-documented exit code by name, never a traceback (reliability.md A, B5, E2, E5, E7, E8).
+"""User mistakes through the real CLI: one clear ``Error:`` line, the documented exit code
+by name, never a traceback (reliability.md A, B5, E2, E5, E7, E8). The CLI runs in process
+(Typer's CliRunner); the read-only directory needs a subprocess in a user namespace.
 
 Fixture files in tests/fixtures/cli/ are named after the failure they trigger.
 """
@@ -21,7 +22,7 @@ from tests.helpers import (
     FIXTURES,
     cli_env,
     error_line,
-    run_cli,
+    invoke_cli,
     snapshot,
     tip_line,
 )
@@ -29,7 +30,7 @@ from tests.helpers import (
 
 def fail(*args: str | Path, code: ExitCode, cwd: Path | None = None) -> tuple[str, str, str]:
     """Run the CLI, expect ``code``; return (the Error: line, stderr, stdout)."""
-    exit_code, stdout, stderr = run_cli(*args, cwd=cwd)
+    exit_code, stdout, stderr = invoke_cli(*args, cwd=cwd)
     assert exit_code == code, (ExitCode(exit_code) if exit_code in set(ExitCode) else exit_code,
                                stdout, stderr)
     return error_line(stderr), stderr, stdout
@@ -81,8 +82,8 @@ def test_latin1_catalog_read_as_utf8(tmp_path: Path) -> None:
     offset and skipped; the other rows are written (README: rows the reader could not
     use go to catalog.issues.jsonl)."""
     out = tmp_path / "out"
-    code, stdout, stderr = run_cli("build", fixture("latin1-encoding.csv"), "--channel",
-                                   "google", "--out", out, "--json")
+    code, stdout, stderr = invoke_cli("build", fixture("latin1-encoding.csv"), "--channel",
+                                      "google", "--out", out, "--json")
     assert code == ExitCode.OK, stderr
     report = json.loads(stdout)
     assert report["catalog"]["read"] == 2 and report["catalog"]["skipped"] == 1

@@ -200,8 +200,9 @@ def test_file_names_must_be_plain(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["google.xml", "google-DE.tsv", "feed_1.csv", ".hidden.xml"])
-def test_plain_file_names_pass(name: str) -> None:
-    check_file_name(name, "feedsync.yaml", "k")
+def test_plain_file_names_pass(tmp_path: Path, name: str) -> None:
+    config = _load(tmp_path, f"channels: {{google: {{files: {{xml: '{name}'}}}}}}\n")
+    assert [dict(c.files) for c in config.channels] == [{"xml": name}]
 
 
 def test_file_names_in_config_are_checked(tmp_path: Path) -> None:

@@ -170,7 +170,9 @@ def test_raise_if_refused_lists_every_reason_once_with_one_hint() -> None:
 
 
 def test_allowed_decision_does_not_raise() -> None:
-    evaluate("google", 1000, 0, 1000, DEFAULT).raise_if_refused()
+    decision = evaluate("google", 1000, 0, 1000, DEFAULT)
+    assert decision.allowed and decision.reasons == () and not decision.forced
+    assert decision.raise_if_refused() is None  # returns instead of raising GateRefused
 
 
 @pytest.mark.parametrize(

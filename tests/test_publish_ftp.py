@@ -22,7 +22,6 @@ from tests.servers.checks import (
 )
 from tests.servers.fixtures import TlsFiles
 from tests.servers.ftp import FtpServer
-from tests.servers.loop import free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -100,7 +99,7 @@ def test_bad_password_is_fatal_and_not_echoed(
     assert_no_canary([canary], exception_text(err.value), log_text(debug_logs.records))
 
 
-def test_e6_password_at_every_stage(
+def test_e6_password_at_every_stage(refused_port: int,
     ftp_env: FtpServer, tmp_path: Path, debug_logs: pytest.LogCaptureFixture
 ) -> None:
     texts = [repr(publish(ftp_env.url("/feeds/"), options(), NEW, tmp_path))]
@@ -109,7 +108,7 @@ def test_e6_password_at_every_stage(
         publish(ftp_env.url("/feeds/"), options(), NEW, tmp_path)
     texts.append(exception_text(err.value))
     with pytest.raises(PublishRetryable) as err:
-        publish(f"ftp://feed@127.0.0.1:{free_port()}/feeds/", options(timeout=1), NEW,
+        publish(f"ftp://feed@127.0.0.1:{refused_port}/feeds/", options(timeout=1), NEW,
                 tmp_path)
     texts.append(exception_text(err.value))
     assert_no_canary([ftp_env.password], *texts, log_text(debug_logs.records))
@@ -134,7 +133,9 @@ def test_c2_disk_full_is_retryable(ftp_env: FtpServer, tmp_path: Path) -> None:
     ftp_env.reset(fail_write_after=100_000)
     with pytest.raises(PublishRetryable) as err:
         publish(ftp_env.url("/feeds/"), options(), NEW, tmp_path)
-    assert "426" in str(err.value) and "/feeds/.feedsync-feed.csv." in str(err.value)
+    # The server answers 4xx, or resets the connection first: which one wins is a race
+    # between its reply and its close, and both are the same retryable failure.
+    assert_exit(err.value, ExitCode.PUBLISH_RETRYABLE)
     assert live.read_bytes() == OLD
     assert_no_temps(live.parent)
 

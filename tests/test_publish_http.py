@@ -18,10 +18,17 @@ from feedsync.errors import (
     SecurityRefusal,
 )
 from feedsync.publishers.base import Destination, Receipt, publisher_for
-from tests.servers.checks import assert_exit, assert_no_canary, exception_text, log_text, sha
+from feedsync.publishers.http import HttpPublisher
+from tests.servers.checks import (
+    RecordingClock,
+    assert_exit,
+    assert_no_canary,
+    exception_text,
+    log_text,
+    sha,
+)
 from tests.servers.fixtures import TlsFiles
 from tests.servers.http import Action, HttpServer
-from tests.servers.loop import free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -35,10 +42,12 @@ def opts(**extra: Any) -> dict[str, Any]:
 
 
 def publish(url: str, options: dict[str, Any], tmp_path: Path, data: bytes = BODY,
-            name: str = "feed.xml") -> Receipt:
+            name: str = "feed.xml", clock: RecordingClock | None = None) -> Receipt:
     local = tmp_path / "feed.xml"
     local.write_bytes(data)
-    return publisher_for(Destination(url, options)).publish(local, name)
+    dest = Destination(url, options)
+    publisher = HttpPublisher(dest, clock=clock) if clock else publisher_for(dest)
+    return publisher.publish(local, name)
 
 
 def test_put_sends_the_file(http_server: HttpServer, tmp_path: Path) -> None:
@@ -86,9 +95,9 @@ def test_c8_429_retry_after_is_honoured(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="feedsync.publish")
     http_server.script = [Action(429, {"Retry-After": "2"}), Action(200)]
-    started = time.monotonic()
-    receipt = publish(http_server.url("/feeds/"), opts(), tmp_path)
-    assert time.monotonic() - started >= 2
+    clock = RecordingClock()
+    receipt = publish(http_server.url("/feeds/"), opts(), tmp_path, clock=clock)
+    assert clock.sleeps == [2.0]  # the server's wait, not the back-off
     assert receipt.attempts == 2
     assert "HTTP 429" in caplog.text and "retrying in 2.0 s" in caplog.text
 
@@ -96,22 +105,38 @@ def test_c8_429_retry_after_is_honoured(
 def test_c8_retry_after_http_date(http_server: HttpServer, tmp_path: Path) -> None:
     import email.utils
 
-    when = email.utils.formatdate(time.time() + 1, usegmt=True)
+    when = email.utils.formatdate(time.time() + 120, usegmt=True)
     http_server.script = [Action(503, {"Retry-After": when}), Action(200)]
-    assert publish(http_server.url("/feeds/"), opts(), tmp_path).attempts == 2
+    clock = RecordingClock()
+    receipt = publish(http_server.url("/feeds/"), opts(deadline=600), tmp_path, clock=clock)
+    assert receipt.attempts == 2
+    [waited] = clock.sleeps
+    assert 115 <= waited <= 120  # two minutes from the date, less the second it is cut to
 
 
 def test_c8_retry_after_beyond_cap_stops_without_sleeping(
     http_server: HttpServer, tmp_path: Path
 ) -> None:
     http_server.script = [Action(429, {"Retry-After": "86400"})]
-    started = time.monotonic()
+    clock = RecordingClock()
     with pytest.raises(PublishRetryable) as err:
-        publish(http_server.url("/feeds/"), opts(retry_after_max=60), tmp_path)
-    assert time.monotonic() - started < 5
+        publish(http_server.url("/feeds/"), opts(retry_after_max=60), tmp_path, clock=clock)
+    assert clock.sleeps == []
     assert_exit(err.value, ExitCode.PUBLISH_RETRYABLE)
     assert "rate limited, retry after 86400 s" in str(err.value)
     assert len(http_server.requests) == 1
+
+
+def test_backoff_grows_and_keeps_within_its_jitter(http_server: HttpServer,
+                                                   tmp_path: Path) -> None:
+    http_server.script = [Action(503), Action(503), Action(503), Action(200)]
+    clock = RecordingClock()
+    receipt = publish(http_server.url("/feeds/"), opts(backoff=1.0), tmp_path, clock=clock)
+    assert receipt.attempts == 4
+    # backoff * 2**(n-1), times a jitter of 0.5-1.0: 1 s, 2 s, 4 s at most.
+    assert len(clock.sleeps) == 3
+    for number, waited in enumerate(clock.sleeps, start=1):
+        assert 0.5 * 2 ** (number - 1) <= waited <= 2 ** (number - 1), clock.sleeps
 
 
 def test_retries_are_bounded(http_server: HttpServer, tmp_path: Path) -> None:
@@ -130,13 +155,13 @@ def test_post_is_not_retried_after_a_500(http_server: HttpServer, tmp_path: Path
     assert len(http_server.requests) == 1
 
 
-def test_post_is_retried_on_429_and_refused_connections(
+def test_post_is_retried_on_429_and_refused_connections(refused_port: int,
     http_server: HttpServer, tmp_path: Path
 ) -> None:
     http_server.script = [Action(429, {"Retry-After": "0"}), Action(200)]
     assert publish(http_server.url("/upload"), opts(method="POST"), tmp_path).attempts == 2
     with pytest.raises(PublishRetryable) as err:
-        publish(f"http://127.0.0.1:{free_port()}/upload", opts(method="POST", retries=2),
+        publish(f"http://127.0.0.1:{refused_port}/upload", opts(method="POST", retries=2),
                 tmp_path)
     assert "failed" in str(err.value)
 
@@ -180,29 +205,32 @@ def test_c13_credentials_rejected_never_echoed(
 
 def test_c7_hung_server_stopped_by_deadline(http_server: HttpServer, tmp_path: Path) -> None:
     http_server.script = [Action(kind="hang")] * 3
-    started = time.monotonic()
+    clock = RecordingClock()
     with pytest.raises(PublishRetryable) as err:
-        publish(http_server.url("/feeds/"), opts(timeout=30, deadline=2), tmp_path)
-    assert time.monotonic() - started < 6  # 3x the deadline
-    assert "deadline" in str(err.value)
+        publish(http_server.url("/feeds/"), opts(timeout=30, deadline=2), tmp_path,
+                clock=clock)
+    # The 30 s read timeout never came into it: the deadline's watchdog cut the socket.
+    assert "deadline of 2 s exceeded" in str(err.value)
+    assert len(http_server.requests) == 1 and clock.sleeps == []
 
 
 def test_c7_read_timeout(http_server: HttpServer, tmp_path: Path) -> None:
     http_server.script = [Action(kind="hang")] * 3
-    started = time.monotonic()
-    with pytest.raises(PublishRetryable):
-        publish(http_server.url("/feeds/"), opts(timeout=1, deadline=20, retries=1), tmp_path)
-    assert time.monotonic() - started < 15
-    assert len(http_server.requests) == 2
+    clock = RecordingClock()
+    with pytest.raises(PublishRetryable) as err:
+        publish(http_server.url("/feeds/"), opts(timeout=1, deadline=20, retries=1), tmp_path,
+                clock=clock)
+    assert "deadline" not in str(err.value)  # each read timed out, well within the deadline
+    assert len(http_server.requests) == 2 and len(clock.sleeps) == 1
 
 
 def test_c7_trickling_server_stopped_by_deadline(http_server: HttpServer, tmp_path: Path) -> None:
     http_server.script = [Action(kind="trickle", interval=0.5)] * 3
-    started = time.monotonic()
     with pytest.raises(PublishRetryable) as err:
         publish(http_server.url("/feeds/"), opts(timeout=5, deadline=2), tmp_path)
-    assert time.monotonic() - started < 6
+    # Each byte came within the 5 s read timeout; only the deadline could stop it.
     assert "deadline of 2 s exceeded" in str(err.value)
+    assert len(http_server.requests) == 1
 
 
 def test_c14_unknown_ca_is_refused_before_sending(
@@ -248,7 +276,7 @@ def test_same_host_307_is_followed_with_the_whole_body(
     assert receipt.attempts == 1
 
 
-def test_e6_presigned_url_canary_at_every_stage(
+def test_e6_presigned_url_canary_at_every_stage(refused_port: int,
     http_server: HttpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     debug_logs: pytest.LogCaptureFixture,
 ) -> None:
@@ -264,7 +292,7 @@ def test_e6_presigned_url_canary_at_every_stage(
         publish(http_server.url(f"/bucket/feed.xml?{query}"), options, tmp_path)
     texts.append(exception_text(err.value))
     with pytest.raises(PublishRetryable) as err2:  # connection refused, MaxRetryError text
-        publish(f"http://127.0.0.1:{free_port()}/bucket/feed.xml?{query}", options, tmp_path)
+        publish(f"http://127.0.0.1:{refused_port}/bucket/feed.xml?{query}", options, tmp_path)
     texts.append(exception_text(err2.value))
     http_server.script = [Action(kind="trickle")]
     with pytest.raises(PublishRetryable) as err3:

@@ -1,35 +1,35 @@
-"""``feedsync push`` end to end: real CLI subprocess, a local folder and a real OpenSSH sshd.
+"""``feedsync push`` end to end on local folders, through the library and the CLI in process.
 
 Catalogue items (../shared/reliability.md): A6 (empty, header-only and shrunken catalogs
 against a last good feed), the rejected-products gate, B9 (damaged state refused, never
 read as a first publish), unchanged feeds not re-uploaded, --dry-run, --force, history and
-rollback. Every test asserts the exit code by name and that no traceback was printed
-(``pushkit.run`` checks stdout and stderr of every command).
+rollback. Two ``file://`` folders stand for two destinations: nothing here needs a server.
+The same push to SFTP against OpenSSH is the last test (skipped where sshd is missing).
+Exit codes are asserted by name; the CLI runs in process (``invoke``), which asserts that
+no traceback was printed. Subprocesses, signals and kill -9 are in test_push_faults.py.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from feedsync.errors import ExitCode
+from feedsync.errors import ConfigError, ExitCode
 from feedsync.state import StateError
 from tests.fixtures.push.pushkit import (
-    Result,
     Site,
     build_feed,
-    deliveries,
     feedsync_temps,
+    invoke,
     make_site,
     sha256,
     snapshot,
     state_rows,
-    statuses,
     write_catalog,
 )
-from tests.fixtures.push.pushkit import run as run_cli
 from tests.servers.sshd import Sshd
 
 pytestmark = pytest.mark.timeout(240)
@@ -38,9 +38,9 @@ N = 20  # items in the last good feed
 
 
 @pytest.fixture()
-def site(tmp_path: Path, sshd: Sshd, sftp_dir: Path) -> Site:
-    """channel google -> a local folder and an SFTP folder on the real sshd."""
-    site = make_site(tmp_path, sshd, sftp_dir)
+def site(tmp_path: Path) -> Site:
+    """channel google -> two local folders."""
+    site = make_site(tmp_path, mirror=True)
     site.write_config()
     return site
 
@@ -61,17 +61,25 @@ def assert_published_everywhere(site: Site, digest: str) -> None:
         assert feedsync_temps(live.parent) == [], f"temp files left beside {live}"
 
 
+def statuses(report: dict[str, Any]) -> dict[str, str]:
+    return {d["destination"]: d["status"] for d in report["deliveries"]}
+
+
+def messages(caplog: pytest.LogCaptureFixture, level: int = logging.INFO) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name.startswith("feedsync") and r.levelno >= level]
+
+
 # --- happy path -----------------------------------------------------------------------------
 
 
-def test_push_to_file_and_sftp_matches_a_local_build(site: Site) -> None:
+def test_push_to_two_folders_matches_a_local_build(site: Site) -> None:
     v1 = catalog(site, "v1.csv")
-    result = site.push(v1)
+    result = site.invoke("push", v1)
     assert result.exit is ExitCode.OK, str(result)
     assert_published_everywhere(site, expected(site, v1))
-    assert f"-> {site.file_url}google.xml: published" in result.stdout
-    assert site.sftp_dir is not None
-    assert f"{site.sftp_dir}/google.xml: published" in result.stdout
+    for live in site.live_files():
+        assert f"-> file://{live}: published" in result.stdout
     # The staging folder of the run is gone; the kept copy for rollback is there.
     assert list((site.state / "staging").iterdir()) == []
     kept = list((site.state / "feeds" / "google").iterdir())
@@ -80,9 +88,7 @@ def test_push_to_file_and_sftp_matches_a_local_build(site: Site) -> None:
     text = site.history()
     assert text.exit is ExitCode.OK, str(text)
     assert " push " in text.stdout and " ok " in text.stdout
-    runs = site.runs()
-    assert len(runs) == 1
-    run = runs[0]
+    [run] = site.runs()
     assert (run["command"], run["status"], run["exit_code"]) == ("push", "ok", 0)
     assert run["summary"]["products"] == N
     assert sorted(d["status"] for d in run["summary"]["deliveries"]) == ["published"] * 2
@@ -90,40 +96,47 @@ def test_push_to_file_and_sftp_matches_a_local_build(site: Site) -> None:
 
 def test_json_report_of_a_push(site: Site) -> None:
     v1 = catalog(site, "v1.csv", rejected=2)
-    result = site.push(v1, "--json")
-    assert result.exit is ExitCode.OK, str(result)
-    report = result.json()
+    report = site.push_library(v1)
     assert report["exit_code"] == ExitCode.OK
     assert report["catalog"]["read"] == N + 2
     assert report["channels"]["google"]["written"] == N
     assert report["channels"]["google"]["rejected"] == 2
-    found = deliveries(result)
+    found = report["deliveries"]
     assert len(found) == 2
     digest = expected(site, v1)
     for delivery in found:
         assert delivery["status"] == "published"
         assert (delivery["items"], delivery["rejected"], delivery["sha256"]) == (N, 2, digest)
         assert delivery["receipt"]["bytes"] == site.live_files()[0].stat().st_size
+        assert delivery["receipt"]["method"] == "local-replace"
         assert delivery["last_good"] is None  # first publish
-    methods = {d["destination"].split(":")[0]: d["receipt"]["method"] for d in found}
-    assert methods == {"file": "local-replace", "sftp": "posix-rename"}
+    # The CLI's --json is the same report (its own run: its own issue log).
+    again = site.invoke("push", v1, "--json", "--force").json()
+    assert again["exit_code"] == ExitCode.OK
+    counts = ("written", "rejected", "warnings", "issues")
+    assert [again["channels"]["google"][k] for k in counts] == [
+        report["channels"]["google"][k] for k in counts]
+    assert [d["sha256"] for d in again["deliveries"]] == [digest, digest]
 
 
-def test_unchanged_feed_is_not_uploaded_again_unless_forced(site: Site) -> None:
+def test_unchanged_feed_is_not_uploaded_again_unless_forced(
+        site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="feedsync")
     v1 = catalog(site, "v1.csv")
-    assert site.push(v1).exit is ExitCode.OK
+    assert site.push_library(v1)["exit_code"] == ExitCode.OK
     before = {p: p.stat().st_ino for p in site.live_files()}
 
-    again = site.push(v1, "--json", "--log-format", "json")
-    assert again.exit is ExitCode.OK, str(again)
+    caplog.clear()
+    again = site.push_library(v1)
+    assert again["exit_code"] == ExitCode.OK
     assert set(statuses(again).values()) == {"unchanged"}
     assert {p: p.stat().st_ino for p in site.live_files()} == before  # not replaced
-    messages = [e["message"] for e in again.log_lines()]
-    assert sum("unchanged, not uploaded" in m for m in messages) == 2
-    assert not any(m.startswith("uploading") for m in messages)
+    logged = messages(caplog)
+    assert sum("unchanged, not uploaded" in m for m in logged) == 2, logged
+    assert not any(m.startswith("uploading") for m in logged)
 
-    forced = site.push(v1, "--force", "--json")
-    assert forced.exit is ExitCode.OK, str(forced)
+    forced = site.push_library(v1, force=True)
+    assert forced["exit_code"] == ExitCode.OK
     assert set(statuses(forced).values()) == {"published"}
     after = {p: p.stat().st_ino for p in site.live_files()}
     assert all(after[p] != before[p] for p in after), "--force must upload again"
@@ -133,34 +146,31 @@ def test_unchanged_feed_is_not_uploaded_again_unless_forced(site: Site) -> None:
 
 def test_dry_run_touches_nothing_remote(site: Site) -> None:
     v1, v2 = catalog(site, "v1.csv"), catalog(site, "v2.csv", version="v2")
-    assert site.push(v1).exit is ExitCode.OK
-    assert site.sftp_dir is not None
-    remote = [site.file_dir, site.sftp_dir]
+    assert site.push_library(v1)["exit_code"] == ExitCode.OK
+    remote = [live.parent for live in site.live_files()]
     before = [snapshot(d) for d in remote]
 
-    dry = site.push(v2, "--dry-run", "--log-format", "json")
+    dry = site.invoke("push", v2, "--dry-run", "--log-format", "json")
     assert dry.exit is ExitCode.OK, str(dry)
     assert [snapshot(d) for d in remote] == before
-    for destination in (f"{site.file_url}google.xml", f"{site.sftp_url}google.xml"):
+    for live in site.live_files():
+        destination = f"file://{live}"
         assert f"-> {destination}: dry-run" in dry.stdout
         assert any(e["message"] == f"dry run: would upload google.xml ({N} items) to "
                    f"{destination}" for e in dry.log_lines()), dry.stderr
     assert site.runs()[0]["command"] == "push --dry-run"
 
     # The dry run recorded no feed: the real push after it publishes v2.
-    real = site.push(v2)
-    assert real.exit is ExitCode.OK, str(real)
+    assert site.push_library(v2)["exit_code"] == ExitCode.OK
     assert_published_everywhere(site, expected(site, v2))
 
 
 def test_dry_run_on_a_fresh_state_creates_no_remote_file(site: Site) -> None:
-    v1 = catalog(site, "v1.csv")
-    dry = site.push(v1, "--dry-run", "--json")
-    assert dry.exit is ExitCode.OK, str(dry)
-    assert set(statuses(dry).values()) == {"dry-run"}
+    report = site.push_library(catalog(site, "v1.csv"), dry_run=True)
+    assert report["exit_code"] == ExitCode.OK
+    assert set(statuses(report).values()) == {"dry-run"}
     assert site.live_shas() == [None, None]
-    assert site.sftp_dir is not None
-    assert list(site.file_dir.iterdir()) == [] and list(site.sftp_dir.iterdir()) == []
+    assert all(list(live.parent.iterdir()) == [] for live in site.live_files())
 
 
 # --- A6: the shrink gate --------------------------------------------------------------------
@@ -181,16 +191,19 @@ def _shrunk(path: Path) -> Path:
 
 @pytest.mark.parametrize(("make", "new"), [(_empty, 0), (_header_only, 0), (_shrunk, 9)],
                          ids=["empty", "header-only", "55pct-smaller"])
-def test_gate_refuses_an_empty_or_shrunken_feed(site: Site, make: object, new: int) -> None:
+def test_gate_refuses_an_empty_or_shrunken_feed(site: Site, make: Any, new: int,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="feedsync")
     v1 = catalog(site, "v1.csv")
-    assert site.push(v1).exit is ExitCode.OK
+    assert site.push_library(v1)["exit_code"] == ExitCode.OK
     live = site.live_shas()
-    bad = make(site.root / "bad.csv")  # type: ignore[operator]
+    bad = make(site.root / "bad.csv")
 
-    refused = site.push(bad, "--json", "--log-format", "json")
-    assert refused.exit is ExitCode.GATE_REFUSED, str(refused)
+    caplog.clear()
+    refused = site.push_library(bad)
+    assert refused["exit_code"] == ExitCode.GATE_REFUSED
     assert site.live_shas() == live  # sha256 of both live feeds unchanged
-    for delivery in deliveries(refused):
+    for delivery in refused["deliveries"]:
         assert delivery["status"] == "refused"
         assert delivery["last_good"]["items"] == N
         shrink = [r for r in delivery["gate"]["reasons"] if r["code"] == "feed-shrunk"]
@@ -199,31 +212,28 @@ def test_gate_refuses_an_empty_or_shrunken_feed(site: Site, make: object, new: i
         # The message gives old count, new count and threshold.
         assert f"{new} items against {N} in the last good feed" in delivery["error"]
         assert "more than the 20% allowed" in delivery["error"]
-    warnings = [e["message"] for e in refused.log_lines() if e["level"] == "warning"]
-    assert sum("gate refused google" in w for w in warnings) == 2, refused.stderr
-    assert site.runs()[0]["status"] == "refused"
-    assert site.runs()[0]["exit_code"] == ExitCode.GATE_REFUSED
+    warnings = messages(caplog, logging.WARNING)
+    assert sum("gate refused google" in w for w in warnings) == 2, warnings
+    assert (site.runs()[0]["status"], site.runs()[0]["exit_code"]) == (
+        "refused", ExitCode.GATE_REFUSED)
 
-    text = site.push(bad)  # the human report says the same
+    text = site.invoke("push", bad)  # the human report says the same
     assert text.exit is ExitCode.GATE_REFUSED
     assert f"{new} items against {N} in the last good feed" in text.stdout
     assert site.live_shas() == live
 
-    forced = site.push(bad, "--force", "--log-format", "json")
+    forced = site.invoke("push", bad, "--force")
     assert forced.exit is ExitCode.OK, str(forced)
     assert forced.stdout.count("published (gate overridden by --force)") == 2
-    overridden = [e for e in forced.log_lines() if "gate overridden by --force" in e["message"]]
-    assert len(overridden) == 2 and {e["level"] for e in overridden} == {"warning"}
     assert site.live_shas() != live
     if new:
         assert_published_everywhere(site, expected(site, bad))
 
 
 def test_drop_within_the_limit_is_published(site: Site) -> None:
-    assert site.push(catalog(site, "v1.csv")).exit is ExitCode.OK
+    assert site.push_library(catalog(site, "v1.csv"))["exit_code"] == ExitCode.OK
     smaller = catalog(site, "v2.csv", count=16, version="v2")  # exactly -20%: allowed
-    result = site.push(smaller)
-    assert result.exit is ExitCode.OK, str(result)
+    assert site.push_library(smaller)["exit_code"] == ExitCode.OK
     assert_published_everywhere(site, expected(site, smaller))
 
 
@@ -231,20 +241,20 @@ def test_gate_limits_from_the_config_per_channel(site: Site) -> None:
     site.write_config(gate={"max_drop_ratio": 0.5},
                       channels={"google": {"destinations": site.destinations(),
                                            "gate": {"max_drop_ratio": 0.05}}})
-    assert site.push(catalog(site, "v1.csv")).exit is ExitCode.OK
+    assert site.push_library(catalog(site, "v1.csv"))["exit_code"] == ExitCode.OK
     live = site.live_shas()
-    result = site.push(catalog(site, "v2.csv", count=18, version="v2"))  # -10%
-    assert result.exit is ExitCode.GATE_REFUSED, str(result)
-    assert "more than the 5% allowed" in result.stdout
+    report = site.push_library(catalog(site, "v2.csv", count=18, version="v2"))  # -10%
+    assert report["exit_code"] == ExitCode.GATE_REFUSED
+    assert all("more than the 5% allowed" in d["error"] for d in report["deliveries"])
     assert site.live_shas() == live
 
 
 def test_too_many_rejected_products_are_refused(site: Site) -> None:
     site.write_config(gate={"max_rejected_ratio": 0.5})
     mostly_bad = catalog(site, "bad.csv", count=2, rejected=8)  # 80% rejected
-    result = site.push(mostly_bad, "--json")
-    assert result.exit is ExitCode.GATE_REFUSED, str(result)
-    for delivery in deliveries(result):
+    report = site.push_library(mostly_bad)
+    assert report["exit_code"] == ExitCode.GATE_REFUSED
+    for delivery in report["deliveries"]:
         assert delivery["status"] == "refused"
         reasons = {r["code"]: r for r in delivery["gate"]["reasons"]}
         assert set(reasons) == {"too-many-rejected"}
@@ -252,8 +262,7 @@ def test_too_many_rejected_products_are_refused(site: Site) -> None:
             reasons["too-many-rejected"]["message"])
     # First publish, refused: nothing was created anywhere.
     assert site.live_shas() == [None, None]
-    assert site.sftp_dir is not None
-    assert list(site.sftp_dir.iterdir()) == [] and list(site.file_dir.iterdir()) == []
+    assert all(list(live.parent.iterdir()) == [] for live in site.live_files())
     assert state_rows(site.state, "SELECT count(*) FROM feeds") == [(0,)]
 
 
@@ -281,38 +290,40 @@ def _torn_page(db: Path) -> None:
 
 @pytest.mark.parametrize("damage", [_truncate, _garbage, _zero, _torn_page],
                          ids=["truncated", "garbage", "zero-bytes", "torn-page"])
-def test_damaged_state_is_refused_and_nothing_is_published(site: Site, damage: object) -> None:
-    assert site.push(catalog(site, "v1.csv")).exit is ExitCode.OK
+def test_damaged_state_is_refused_and_nothing_is_published(site: Site, damage: Any) -> None:
+    assert site.push_library(catalog(site, "v1.csv"))["exit_code"] == ExitCode.OK
     live = site.live_shas()
     db = site.state / "state.sqlite"
-    damage(db)  # type: ignore[operator]
+    damage(db)
     damaged = db.read_bytes()
 
     # A shrunken catalog: read as "no last good feed" it would sail through the gate.
     for bad in (catalog(site, "v2.csv", count=5, version="v2"),
                 catalog(site, "v3.csv", version="v3")):
-        result = site.push(bad, "--json")
-        assert result.exit is StateError.exit_code, str(result)
-        assert result.exit is ExitCode.USAGE
-        error = result.json()["error"]
-        assert error["file"] == str(db)
-        assert "damaged" in error["message"]
-        assert str(db) in result.stderr
-        assert "Tip:" in result.stderr
+        with pytest.raises(StateError) as caught:
+            site.push_library(bad)
+        assert caught.value.exit_code is ExitCode.USAGE
+        assert caught.value.file == str(db)
+        assert "damaged" in caught.value.message and caught.value.tip
         assert site.live_shas() == live, "a damaged state must never publish"
         assert db.read_bytes() == damaged, "the damaged file must be left as it was"
     assert not (site.state / "staging").exists() or list((site.state / "staging").iterdir()) \
         == []
+    # The CLI says so in one Error: line naming the file, and a Tip:.
+    result = site.invoke("push", catalog(site, "v4.csv", version="v4"))
+    assert result.exit is ExitCode.USAGE, str(result)
+    assert str(db) in result.stderr and "Tip:" in result.stderr
 
 
 def test_missing_state_with_its_journal_left_is_refused(site: Site) -> None:
-    assert site.push(catalog(site, "v1.csv")).exit is ExitCode.OK
+    assert site.push_library(catalog(site, "v1.csv"))["exit_code"] == ExitCode.OK
     live = site.live_shas()
     db = site.state / "state.sqlite"
     db.rename(site.state / "state.sqlite-journal")  # the database lost, a journal left
-    result = site.push(catalog(site, "v2.csv", count=5, version="v2"))
-    assert result.exit is ExitCode.USAGE, str(result)
-    assert "state.sqlite-journal" in result.stderr
+    with pytest.raises(StateError) as caught:
+        site.push_library(catalog(site, "v2.csv", count=5, version="v2"))
+    assert caught.value.exit_code is ExitCode.USAGE
+    assert "state.sqlite-journal" in str(caught.value)
     assert site.live_shas() == live
     assert not db.exists()
 
@@ -324,12 +335,12 @@ def test_rollback_republishes_the_previous_feed(site: Site) -> None:
     v1, v2, v3 = (catalog(site, f"v{i}.csv", version=f"v{i}") for i in (1, 2, 3))
     digests = {name: expected(site, path) for name, path in (("v1", v1), ("v2", v2),
                                                              ("v3", v3))}
-    assert site.push(v1).exit is ExitCode.OK
-    assert site.push(v2).exit is ExitCode.OK
+    assert site.push_library(v1)["exit_code"] == ExitCode.OK
+    assert site.push_library(v2)["exit_code"] == ExitCode.OK
     assert_published_everywhere(site, digests["v2"])
     run_v1, run_v2 = sorted(r["id"] for r in site.runs())
 
-    back = run("rollback", site, "google")
+    back = site.invoke("rollback", "google")
     assert back.exit is ExitCode.OK, str(back)
     assert f"rolled back google to the feed of run {run_v1} ({N} items)" in back.stdout
     assert_published_everywhere(site, digests["v1"])
@@ -338,58 +349,54 @@ def test_rollback_republishes_the_previous_feed(site: Site) -> None:
     assert (newest["status"], newest["exit_code"]) == ("ok", 0)
     assert f"rollback google to run {run_v1}" in site.history().stdout
 
-    # --run picks a specific run.
-    assert site.push(v3).exit is ExitCode.OK
+    # A chosen run.
+    assert site.push_library(v3)["exit_code"] == ExitCode.OK
     assert_published_everywhere(site, digests["v3"])
-    chosen = run("rollback", site, "google", "--run", str(run_v2), "--json")
-    assert chosen.exit is ExitCode.OK, str(chosen)
-    assert chosen.json()["rollback"] == {"channel": "google", "from_run": run_v2,
-                                         "sha256": digests["v2"], "items": N}
+    chosen = site.rollback_library("google", run_v2)
+    assert chosen["exit_code"] == ExitCode.OK
+    assert chosen["rollback"] == {"channel": "google", "from_run": run_v2,
+                                  "sha256": digests["v2"], "items": N}
     assert_published_everywhere(site, digests["v2"])
 
     # After a rollback the gate compares with the rolled-back feed, and the next push of
     # the current catalog publishes it again.
-    again = site.push(v3, "--json")
-    assert again.exit is ExitCode.OK, str(again)
+    again = site.push_library(v3)
+    assert again["exit_code"] == ExitCode.OK
     assert set(statuses(again).values()) == {"published"}
     assert_published_everywhere(site, digests["v3"])
 
 
 def test_rollback_to_an_unknown_run_is_a_usage_error(site: Site) -> None:
-    assert site.push(catalog(site, "v1.csv")).exit is ExitCode.OK
+    assert site.push_library(catalog(site, "v1.csv"))["exit_code"] == ExitCode.OK
     live = site.live_shas()
-    result = run("rollback", site, "google", "--run", "999")
+    with pytest.raises(ConfigError) as unknown:
+        site.rollback_library("google", 999)
+    assert unknown.value.exit_code is ExitCode.USAGE
+    assert "no kept good feed of 'google' from run 999" in unknown.value.message
+    with pytest.raises(ConfigError) as nothing_earlier:
+        site.rollback_library("google")
+    assert "no earlier good feed" in nothing_earlier.value.message
+    assert site.live_shas() == live
+    result = site.invoke("rollback", "google", "--run", "999")  # the CLI's exit code
     assert result.exit is ExitCode.USAGE, str(result)
     assert "no kept good feed of 'google' from run 999" in result.stderr
-    nothing_earlier = run("rollback", site, "google")
-    assert nothing_earlier.exit is ExitCode.USAGE, str(nothing_earlier)
-    assert "no earlier good feed" in nothing_earlier.stderr
-    assert site.live_shas() == live
 
 
 def test_history_without_runs_is_a_usage_error(tmp_path: Path) -> None:
-    result = run_cli("history", "--state", tmp_path / "nothing-here", cwd=tmp_path)
+    result = invoke("history", "--state", tmp_path / "nothing-here", cwd=tmp_path)
     assert result.exit is ExitCode.USAGE, str(result)
     assert "no runs recorded" in result.stderr
 
 
-# --- local helpers --------------------------------------------------------------------------
-
-
-def run(command: str, site: Site, *args: str) -> Result:
-    """``feedsync COMMAND ARGS --config ... --state ...`` for the site."""
-    return run_cli(command, *args, "--config", site.config_path, "--state", site.state,
-                   cwd=site.root)
-
-
 def test_history_json_lists_every_run_newest_first(site: Site) -> None:
     v1 = catalog(site, "v1.csv")
-    assert site.push(v1).exit is ExitCode.OK
-    assert site.push(catalog(site, "e.csv", count=0)).exit is ExitCode.GATE_REFUSED
-    assert site.push(v1, "--dry-run").exit is ExitCode.OK
+    assert site.push_library(v1)["exit_code"] == ExitCode.OK
+    assert site.push_library(catalog(site, "e.csv", count=0))["exit_code"] == \
+        ExitCode.GATE_REFUSED
+    assert site.push_library(v1, dry_run=True)["exit_code"] == ExitCode.OK
     result = site.history("--json")
     assert result.exit is ExitCode.OK, str(result)
-    data = json.loads(result.stdout)
+    data = result.json()
     assert data["version"] == 1
     assert [(r["command"], r["status"], r["exit_code"]) for r in data["runs"]] == [
         ("push --dry-run", "ok", 0), ("push", "refused", ExitCode.GATE_REFUSED),
@@ -397,3 +404,20 @@ def test_history_json_lists_every_run_newest_first(site: Site) -> None:
     assert all(r["finished_at"] for r in data["runs"])
     limited = site.history("--json", "--limit", "1")
     assert len(limited.json()["runs"]) == 1
+
+
+# --- the same push to SFTP against OpenSSH --------------------------------------------------
+
+
+def test_push_to_sftp_matches_a_local_build(tmp_path: Path, sshd: Sshd, sftp_dir: Path) -> None:
+    site = make_site(tmp_path, sshd, sftp_dir)
+    site.write_config()
+    v1 = catalog(site, "v1.csv")
+    report = site.push_library(v1)
+    assert report["exit_code"] == ExitCode.OK
+    assert_published_everywhere(site, expected(site, v1))
+    methods = {d["destination"].split(":")[0]: d["receipt"]["method"]
+               for d in report["deliveries"]}
+    assert methods == {"file": "local-replace", "sftp": "posix-rename"}
+    again = site.push_library(v1)  # unchanged on both: state knows the SFTP copy too
+    assert set(statuses(again).values()) == {"unchanged"}

@@ -3,8 +3,10 @@
 Catalogue items (../shared/reliability.md): E6 (canary secrets never leak, with the push
 failing at each stage: key decryption, authentication, connection, upload 4xx/5xx with the
 server echoing the request), E7 (a secret written inline in the config), credentials in a
-``--to`` URL, E9 through the CLI is in test_push_faults.py. The CLI runs as a subprocess;
-every test asserts the exit code by name and that no traceback was printed.
+``--to`` URL, E9 through the CLI is in test_push_faults.py. The CLI runs in process
+(Typer's CliRunner: nothing here depends on a separate process); every test asserts the
+exit code by name and that no traceback was printed. Only the canary test, which also
+logs in to OpenSSH, needs sshd.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import asyncssh
 import pytest
 import yaml
 
@@ -24,15 +27,14 @@ from tests.fixtures.push.pushkit import (
     build_feed,
     deliveries,
     grep,
+    invoke,
     make_site,
-    run,
     sha256,
     statuses,
     write_catalog,
 )
 from tests.servers.fixtures import TlsFiles
 from tests.servers.http import Action, HttpServer
-from tests.servers.loop import free_port
 from tests.servers.sftp_faults import FaultySftpServer
 from tests.servers.sshd import USER_KEY_PASSPHRASE, Sshd
 
@@ -45,7 +47,7 @@ pytestmark = pytest.mark.timeout(180)
 def test_push_with_to_and_no_config(tmp_path: Path) -> None:
     live = tmp_path / "live"
     live.mkdir()
-    result = run("push", EXAMPLES, "--channel", "google", "--to", f"file://{live}/",
+    result = invoke("push", EXAMPLES, "--channel", "google", "--to", f"file://{live}/",
                  cwd=tmp_path)
     assert result.exit is ExitCode.OK, str(result)
     expected = sha256(build_feed(EXAMPLES, tmp_path / "build"))
@@ -53,7 +55,7 @@ def test_push_with_to_and_no_config(tmp_path: Path) -> None:
     assert f"google xml -> file://{live}/google.xml: published" in result.stdout
     # The default state directory is ./.feedsync in the working directory.
     assert (tmp_path / ".feedsync" / "state.sqlite").is_file()
-    history = run("history", "--json", cwd=tmp_path)
+    history = invoke("history", "--json", cwd=tmp_path)
     assert history.exit is ExitCode.OK, str(history)
     [run_row] = history.json()["runs"]
     assert (run_row["command"], run_row["status"]) == ("push", "ok")
@@ -66,7 +68,7 @@ def test_to_repeated_and_naming_the_file(tmp_path: Path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir()
     two.mkdir()
-    result = run("push", EXAMPLES, "--channel", "google", "--to", f"file://{one}/",
+    result = invoke("push", EXAMPLES, "--channel", "google", "--to", f"file://{one}/",
                  "--to", f"file://{two}/products.xml", "--state", tmp_path / "st",
                  "--json", cwd=tmp_path)
     assert result.exit is ExitCode.OK, str(result)
@@ -81,7 +83,7 @@ def test_to_adds_to_the_configured_destinations(tmp_path: Path) -> None:
     site.write_config()
     extra = tmp_path / "extra"
     extra.mkdir()
-    result = site.push(EXAMPLES, "--to", f"file://{extra}/")
+    result = site.invoke("push", EXAMPLES, "--to", f"file://{extra}/")
     assert result.exit is ExitCode.OK, str(result)
     assert sha256(extra / "google.xml") == sha256(site.file_dir / "google.xml")
 
@@ -93,7 +95,7 @@ def test_to_adds_to_the_configured_destinations(tmp_path: Path) -> None:
 ], ids=["sftp", "https", "ftp"])
 def test_password_in_a_to_url_is_refused_without_echoing_it(tmp_path: Path, url: str) -> None:
     for extra in ([], ["--json"], ["--log-format", "json"]):
-        result = run("push", EXAMPLES, "--channel", "google", "--to", url, *extra,
+        result = invoke("push", EXAMPLES, "--channel", "google", "--to", url, *extra,
                      cwd=tmp_path)
         assert result.exit is ExitCode.USAGE, str(result)
         assert "credentials never in URLs" in result.output
@@ -109,14 +111,14 @@ def test_password_in_a_to_url_is_refused_without_echoing_it(tmp_path: Path, url:
     ("feeds/", "unknown destination scheme ''"),
 ], ids=["unknown-scheme", "dot-dot", "file-with-host", "no-scheme"])
 def test_bad_to_urls_are_usage_errors(tmp_path: Path, url: str, words: str) -> None:
-    result = run("push", EXAMPLES, "--channel", "google", "--to", url, cwd=tmp_path)
+    result = invoke("push", EXAMPLES, "--channel", "google", "--to", url, cwd=tmp_path)
     assert result.exit is ExitCode.USAGE, str(result)
     assert words in result.stderr
     assert not (tmp_path / ".feedsync").exists()
 
 
 def test_a_channel_with_nowhere_to_go_is_a_usage_error(tmp_path: Path) -> None:
-    result = run("push", EXAMPLES, "--channel", "google", cwd=tmp_path)
+    result = invoke("push", EXAMPLES, "--channel", "google", cwd=tmp_path)
     assert result.exit is ExitCode.USAGE, str(result)
     assert "channel 'google' has nowhere to go" in result.stderr
     assert "--to URL" in result.stderr
@@ -124,7 +126,7 @@ def test_a_channel_with_nowhere_to_go_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_unknown_log_format_is_a_usage_error(tmp_path: Path) -> None:
-    result = run("push", EXAMPLES, "--channel", "google", "--to", f"file://{tmp_path}/",
+    result = invoke("push", EXAMPLES, "--channel", "google", "--to", f"file://{tmp_path}/",
                  "--log-format", "xml", cwd=tmp_path)
     assert result.exit is ExitCode.USAGE, str(result)
     assert "--log-format must be text or json" in result.stderr
@@ -134,7 +136,7 @@ def test_unknown_log_format_is_a_usage_error(tmp_path: Path) -> None:
 def test_log_format_json_is_one_object_per_line(tmp_path: Path) -> None:
     live = tmp_path / "live"
     live.mkdir()
-    result = run("push", EXAMPLES, "--channel", "google", "--to", f"file://{live}/",
+    result = invoke("push", EXAMPLES, "--channel", "google", "--to", f"file://{live}/",
                  "--log-format", "json", "--json", cwd=tmp_path)
     assert result.exit is ExitCode.OK, str(result)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -164,7 +166,7 @@ def test_inline_password_in_config_is_refused(tmp_path: Path, where: str) -> Non
         top["gate"] = {"token": "hunter2"}
     site.write_config(channels={"google": channel}, **top)
     for extra in ([], ["--json"], ["--log-format", "json"]):
-        result = site.push(EXAMPLES, *extra)
+        result = site.invoke("push", EXAMPLES, *extra)
         assert result.exit is ExitCode.USAGE, str(result)
         assert "secrets must not be written in the config file" in result.output
         assert "_env" in result.output
@@ -195,11 +197,12 @@ def assert_no_leak(result: Result, *folders: Path, more: str = "") -> None:
 @pytest.mark.slow
 def test_canary_secrets_never_leak_when_push_fails_at_each_stage(
         tmp_path: Path, sshd: Sshd, sftp_dir: Path, faulty_sftp: FaultySftpServer,
+        refused_port: int,
         https_server: HttpServer, tls_files: TlsFiles) -> None:
     site = make_site(tmp_path)
     env = {"FEED_SFTP_PASSWORD": SFTP_PASSWORD, "FEED_TOKEN": f"Bearer {TOKEN}",
            "FEED_KEY_PASSPHRASE": USER_KEY_PASSPHRASE}
-    unreachable = free_port()
+    unreachable = refused_port
     known_unreachable = tmp_path / "known_hosts_unreachable"
     known_unreachable.write_text(sshd.known_hosts_line(unreachable))
     quick = {"timeout": 5, "deadline": 30, "retries": 1, "backoff": 0.05}
@@ -228,7 +231,7 @@ def test_canary_secrets_never_leak_when_push_fails_at_each_stage(
     https_server.script = [Action(status=403, kind="echo"), Action(status=500, kind="echo"),
                            Action(status=500, kind="echo")]
 
-    result = site.push(EXAMPLES, "--json", "--log-format", "json", env=env)
+    result = site.invoke("push", EXAMPLES, "--json", "--log-format", "json", env=env)
     assert result.exit is ExitCode.PUBLISH_FATAL, str(result)
     found = deliveries(result)
     assert [d["exit_code"] for d in found] == [
@@ -250,36 +253,40 @@ def test_canary_secrets_never_leak_when_push_fails_at_each_stage(
     # The same with the human report on stdout.
     https_server.script = [Action(status=403, kind="echo"), Action(status=500, kind="echo"),
                            Action(status=500, kind="echo")]
-    text = site.push(EXAMPLES, "--force", env=env)
+    text = site.invoke("push", EXAMPLES, "--force", env=env)
     assert text.exit is ExitCode.PUBLISH_FATAL, str(text)
     assert_no_leak(text, site.state)
 
 
-def test_a_wrong_key_passphrase_does_not_leak(tmp_path: Path, sshd: Sshd,
-                                              sftp_dir: Path) -> None:
+def test_a_wrong_key_passphrase_does_not_leak(tmp_path: Path, refused_port: int) -> None:
+    key = tmp_path / "encrypted_key"
+    asyncssh.generate_private_key("ssh-ed25519").write_private_key(
+        str(key), passphrase=USER_KEY_PASSPHRASE, rounds=1)  # bcrypt's default is slow
+    never_reached = tmp_path / "sftp-dest"
+    never_reached.mkdir()
     site = make_site(tmp_path)
     site.write_config(channels={"google": {"destinations": [
         {"url": site.file_url},
-        {"url": sshd.url(f"{sftp_dir}/"), "key_file": str(sshd.encrypted_user_key),
-         "key_passphrase_env": "FEED_KEY_PASSPHRASE", "known_hosts": str(sshd.known_hosts),
-         "timeout": 5, "retries": 0}]}})
-    result = site.push(EXAMPLES, "--json", "--log-format", "json",
-                       env={"FEED_KEY_PASSPHRASE": WRONG_PASSPHRASE})
+        {"url": f"sftp://feed@127.0.0.1:{refused_port}{never_reached}/",
+         "key_file": str(key), "key_passphrase_env": "FEED_KEY_PASSPHRASE",
+         "known_hosts": str(tmp_path / "known_hosts"), "timeout": 5, "retries": 0}]}})
+    result = site.invoke("push", EXAMPLES, "--json", "--log-format", "json",
+                         env={"FEED_KEY_PASSPHRASE": WRONG_PASSPHRASE})
     assert result.exit is ExitCode.USAGE, str(result)
     assert "cannot load key_file" in result.output
     # Checked before anything starts: no destination was touched, not even the first.
-    assert list(sftp_dir.iterdir()) == [] and list(site.file_dir.iterdir()) == []
+    assert list(never_reached.iterdir()) == [] and list(site.file_dir.iterdir()) == []
     assert not site.state.exists()
     assert_no_leak(result)
 
 
-def test_missing_secret_variable_is_named_not_guessed(tmp_path: Path, sshd: Sshd,
-                                                      sftp_dir: Path) -> None:
+def test_missing_secret_variable_is_named_not_guessed(tmp_path: Path,
+                                                      refused_port: int) -> None:
     site = make_site(tmp_path)
     site.write_config(channels={"google": {"destinations": [
-        {"url": sshd.url(f"{sftp_dir}/"), "password_env": "FEED_NOT_SET",
-         "known_hosts": str(sshd.known_hosts)}]}})
-    result = site.push(EXAMPLES)
+        {"url": f"sftp://feed@127.0.0.1:{refused_port}/feeds/", "password_env": "FEED_NOT_SET",
+         "known_hosts": str(tmp_path / "known_hosts")}]}})
+    result = site.invoke("push", EXAMPLES)
     assert result.exit is ExitCode.USAGE, str(result)
     assert "environment variable FEED_NOT_SET (from password_env) is not set" in result.stderr
     assert not site.state.exists()  # refused before the lock, the state or the build
@@ -299,6 +306,6 @@ def test_config_file_from_yaml_round_trip(tmp_path: Path) -> None:
         "  max_drop_ratio: 0.3\n", encoding="utf-8")
     assert yaml.safe_load(site.config_path.read_text())["gate"] == {"max_drop_ratio": 0.3}
     cat = write_catalog(tmp_path / "v1.csv", 10)
-    result = site.push(cat)
+    result = site.invoke("push", cat)
     assert result.exit is ExitCode.OK, str(result)
     assert (site.file_dir / "google.xml.gz").is_file()

@@ -6,8 +6,10 @@ upload), C-level kill -9 of push at random points against file:// and sftp://, C
 faults through push (unreachable SFTP, HTTP 500, HTTP 401, host key problems (E9), one
 destination failing while the others are published, exit code = most serious outcome).
 
-The CLI always runs as a real subprocess against real servers on 127.0.0.1. Every test
-asserts the exit code by name and that no traceback was printed.
+The CLI runs as a real subprocess where the process is the point (locks held by another
+process, signals, kill -9) and in process (``Site.invoke``) where it is not; the servers are
+real, on 127.0.0.1. Only the SFTP tests against OpenSSH need sshd (skipped without it).
+Every test asserts the exit code by name and that no traceback was printed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asyncssh
 import pytest
 
 from feedsync.errors import ExitCode
@@ -41,12 +44,14 @@ from tests.fixtures.push.pushkit import (
 )
 from tests.servers.fault_proxy import FaultProxy, Faults
 from tests.servers.http import Action, HttpServer
-from tests.servers.loop import free_port
-from tests.servers.sshd import Sshd, keygen
+from tests.servers.sftp_faults import FaultySftpServer
+from tests.servers.sshd import Sshd
 
 pytestmark = pytest.mark.timeout(240)
 
 N = 20
+# What the CLI prints when clean-up after a signal overran its grace time (cli.py).
+GAVE_UP = "clean-up after the signal took over"
 
 
 def http_destination(server: HttpServer, **options: Any) -> dict[str, Any]:
@@ -89,7 +94,7 @@ def test_overlapping_push_exits_at_once_with_locked(tmp_path: Path,
                what="the first push to hold the lock and be uploading", proc=first)
     before = snapshot(site.file_dir)
 
-    second = site.push(cat, "--json")
+    second = site.invoke("push", cat, "--json")
     assert first.poll() is None, "the second push must not wait for the first"
     assert second.exit is ExitCode.LOCKED, str(second)
     assert f"(pid {first.pid} since" in second.stderr
@@ -122,7 +127,7 @@ def test_kill_9_of_the_lock_holder_frees_the_lock(tmp_path: Path,
     assert first.returncode == -signal.SIGKILL
     assert staging_runs(site) == ["1"]  # what kill -9 leaves behind
 
-    second = site.push(cat, "--json")
+    second = site.invoke("push", cat, "--json")
     assert second.exit is ExitCode.OK, str(second)
     assert set(statuses(second).values()) == {"published"}
     assert (site.file_dir / "google.xml").exists()
@@ -169,7 +174,7 @@ def test_two_channels_in_one_state_share_one_lock(tmp_path: Path,
     first = site.spawn_push(cat, "--channel", "google")
     wait_until(lambda: lock_holder_pid(site.state) == first.pid and http_server.requests,
                what="the first push to be uploading", proc=first)
-    second = site.push(cat, "--channel", "google-b")
+    second = site.invoke("push", cat, "--channel", "google-b")
     assert second.exit is ExitCode.LOCKED, str(second)
     assert list(other.iterdir()) == []
     assert finish(first).exit is ExitCode.OK
@@ -182,15 +187,14 @@ def test_two_channels_in_one_state_share_one_lock(tmp_path: Path,
                          [(signal.SIGTERM, ExitCode.TERMINATED, "terminated (SIGTERM)"),
                           (signal.SIGINT, ExitCode.INTERRUPTED, "Interrupted")],
                          ids=["SIGTERM", "SIGINT"])
-def test_signal_during_upload(tmp_path: Path, http_server: HttpServer, sshd: Sshd,
-                              sftp_dir: Path, sig: signal.Signals, code: ExitCode,
-                              words: str) -> None:
-    site = make_site(tmp_path, sshd, sftp_dir)
+def test_signal_during_upload(tmp_path: Path, http_server: HttpServer, sig: signal.Signals,
+                              code: ExitCode, words: str) -> None:
+    site = make_site(tmp_path, mirror=True)
     # The slow HTTP upload comes first; the two live feeds after it must stay v1.
     site.write_config(channels={"google": {"destinations": [
         http_destination(http_server), *site.destinations()]}})
     found = versions(site, "v1", "v2")
-    assert site.push(found["v1"][0]).exit is ExitCode.OK
+    assert site.invoke("push", found["v1"][0]).exit is ExitCode.OK
     assert site.live_shas() == [found["v1"][1]] * 2
     http_server.script = [slow(100)]
     requests_before = len(http_server.requests)
@@ -199,9 +203,10 @@ def test_signal_during_upload(tmp_path: Path, http_server: HttpServer, sshd: Ssh
     wait_until(lambda: len(http_server.requests) > requests_before,
                what="the upload to start", proc=proc)
     proc.send_signal(sig)
-    result = finish(proc, timeout=60)
+    result = finish(proc)
     assert result.exit is code, str(result)
     assert words in result.stderr
+    assert GAVE_UP not in result.stderr  # the clean-up finished, the watchdog did not fire
     assert site.live_shas() == [found["v1"][1]] * 2  # live feeds unchanged
     for live in site.live_files():
         assert feedsync_temps(live.parent) == []
@@ -210,7 +215,7 @@ def test_signal_during_upload(tmp_path: Path, http_server: HttpServer, sshd: Ssh
     assert (newest["status"], newest["exit_code"]) == ("interrupted", code)
 
     # The lock was released: the next push gets it and publishes v2 everywhere.
-    after = site.push(found["v2"][0])
+    after = site.invoke("push", found["v2"][0])
     assert after.exit is ExitCode.OK, str(after)
     assert site.live_shas() == [found["v2"][1]] * 2
 
@@ -230,8 +235,9 @@ def test_signal_during_a_stalled_sftp_upload(tmp_path: Path, sshd: Sshd, sftp_di
         site = make_site(tmp_path)
         site.sftp_dir = sftp_dir
         site.sftp_url = sshd.url(f"{sftp_dir}/", port=proxy.port)
+        # Timeouts of an hour: only the signal can end this push before pytest's timeout.
         site.sftp_options = {"key_file": str(sshd.user_key), "known_hosts": str(known),
-                             "timeout": 60, "deadline": 120, "retries": 0}
+                             "timeout": 3600, "deadline": 3600, "retries": 0}
         # SFTP first, then the local folder.
         site.write_config(channels={"google": {"destinations": [
             {"url": site.sftp_url, **site.sftp_options}, {"url": site.file_url}]}})
@@ -244,9 +250,9 @@ def test_signal_during_a_stalled_sftp_upload(tmp_path: Path, sshd: Sshd, sftp_di
         wait_until(lambda: proxy.client_bytes and proxy.client_bytes[0] >= 150_000,
                    what="the upload to stall", proc=proc)
         proc.send_signal(sig)
-        # The SFTP timeout is 60 s: ending well within it means the signal did it.
-        result = finish(proc, timeout=45)
+        result = finish(proc)
         assert result.exit is code, str(result)
+        assert GAVE_UP not in result.stderr  # the stalled peer was dropped at once
         assert sha256(live) == old
         assert not (site.file_dir / "google.xml").exists()
         leftovers = feedsync_temps(sftp_dir)
@@ -255,7 +261,7 @@ def test_signal_during_a_stalled_sftp_upload(tmp_path: Path, sshd: Sshd, sftp_di
 
         # The next push (the proxy now passes everything) publishes; the leftover is
         # younger than an hour, so it may belong to a live run elsewhere and stays.
-        after = site.push(big)
+        after = site.invoke("push", big)
         assert after.exit is ExitCode.OK, str(after)
         expected = sha256(build_feed(big, tmp_path / "build-big"))
         assert site.live_shas() == [expected, expected]
@@ -263,7 +269,7 @@ def test_signal_during_a_stalled_sftp_upload(tmp_path: Path, sshd: Sshd, sftp_di
         # Once older than an hour, the next publish of that file removes it.
         for name in leftovers:
             backdate(sftp_dir / name, 2 * 3600)
-        again = site.push(big, "--force")
+        again = site.invoke("push", big, "--force")
         assert again.exit is ExitCode.OK, str(again)
         assert feedsync_temps(sftp_dir) == []
     finally:
@@ -296,7 +302,7 @@ def test_kill_9_at_random_points_never_leaves_a_partial_feed(tmp_path: Path, ssh
     site.write_config()
     found = versions(site, "v1", "v2", "v3", count=1500)  # feeds of ~650 KB
     allowed = {found["v1"][1], found["v2"][1]}
-    assert site.push(found["v1"][0]).exit is ExitCode.OK
+    assert site.invoke("push", found["v1"][0]).exit is ExitCode.OK
     seed = int(os.environ.get("FEEDSYNC_KILL_SEED", time.time_ns() % 100_000))
     rng = random.Random(seed)
     where = f"(seed {seed}; rerun with FEEDSYNC_KILL_SEED={seed})"
@@ -321,7 +327,7 @@ def test_kill_9_at_random_points_never_leaves_a_partial_feed(tmp_path: Path, ssh
             assert name.startswith(".feedsync-google.xml."), (name, where)
             backdate(live.parent / name, 2 * 3600)
 
-    final = site.push(found["v3"][0], "--json")
+    final = site.invoke("push", found["v3"][0], "--json")
     assert final.exit is ExitCode.OK, f"{final} {where}"
     assert set(statuses(final).values()) == {"published"}, where
     assert site.live_shas() == [found["v3"][1]] * 2, where
@@ -346,7 +352,7 @@ def test_killed_between_upload_and_record_the_next_push_does_not_trust_state(
     site.write_config(channels={"google": {"destinations": [
         http_destination(http_server, timeout=3), {"url": site.file_url}]}})
     found = versions(site, "v1", "v2")
-    assert site.push(found["v1"][0]).exit is ExitCode.OK
+    assert site.invoke("push", found["v1"][0]).exit is ExitCode.OK
     live = site.file_dir / "google.xml"
     assert sha256(live) == found["v1"][1]
 
@@ -368,7 +374,7 @@ def test_killed_between_upload_and_record_the_next_push_does_not_trust_state(
             holder.close()
     assert sha256(live) == found["v2"][1]
 
-    result = site.push(found["v1"][0], "--json")
+    result = site.invoke("push", found["v1"][0], "--json")
     assert result.exit is ExitCode.OK, str(result)
     assert statuses(result)[f"{site.file_url}google.xml"] == "published", result.stdout
     assert sha256(live) == found["v1"][1]
@@ -377,21 +383,19 @@ def test_killed_between_upload_and_record_the_next_push_does_not_trust_state(
 # --- remote faults through push -------------------------------------------------------------
 
 
-def test_unreachable_sftp_port_is_retryable(tmp_path: Path, sshd: Sshd) -> None:
+def test_unreachable_sftp_port_is_retryable(tmp_path: Path, faulty_sftp: FaultySftpServer,
+                                            refused_port: int) -> None:
     site = make_site(tmp_path)
-    port = free_port()  # nothing listens there
-    known = tmp_path / "known_hosts"
-    known.write_text(sshd.known_hosts_line(port))
     site.write_config(channels={"google": {"destinations": [
-        {"url": sshd.url("/srv/feeds/", port=port), "key_file": str(sshd.user_key),
-         "known_hosts": str(known), "timeout": 5, "retries": 1, "backoff": 0.05}]}})
-    result = site.push(write_catalog(tmp_path / "v1.csv", N), "--json", "--log-format",
-                       "json")
+        {"url": f"sftp://feed@127.0.0.1:{refused_port}/srv/feeds/",
+         **faulty_sftp.options(timeout=5, retries=1, backoff=0.05)}]}})
+    result = site.invoke("push", write_catalog(tmp_path / "v1.csv", N), "--json",
+                         "--log-format", "json")
     assert result.exit is ExitCode.PUBLISH_RETRYABLE, str(result)
     [delivery] = deliveries(result)
     assert delivery["status"] == "failed"
     assert delivery["exit_code"] == ExitCode.PUBLISH_RETRYABLE
-    assert f"cannot connect to 127.0.0.1:{port}" in delivery["error"]
+    assert f"cannot connect to 127.0.0.1:{refused_port}" in delivery["error"]
     retries = [e for e in result.log_lines() if "(attempt 1 of 2)" in e["message"]]
     assert len(retries) == 1 and retries[0]["level"] == "warning"
     assert site.runs()[0]["status"] == "failed"
@@ -404,7 +408,7 @@ def test_http_500_always_is_retryable_after_the_retries(tmp_path: Path,
         http_destination(http_server, retries=2)]}})
     http_server.script = [Action(status=500, body=b"upstream broke")] * 3
     cat = write_catalog(tmp_path / "v1.csv", N)
-    result = site.push(cat, "--json")
+    result = site.invoke("push", cat, "--json")
     assert result.exit is ExitCode.PUBLISH_RETRYABLE, str(result)
     assert len(http_server.requests) == 3
     [delivery] = deliveries(result)
@@ -419,17 +423,19 @@ def test_http_401_is_fatal_at_once(tmp_path: Path, http_server: HttpServer) -> N
     site.write_config(channels={"google": {"destinations": [
         http_destination(http_server, retries=3)]}})
     http_server.script = [Action(status=401, body=b"bad token")] * 4
-    result = site.push(write_catalog(tmp_path / "v1.csv", N), "--json")
+    result = site.invoke("push", write_catalog(tmp_path / "v1.csv", N), "--json")
     assert result.exit is ExitCode.PUBLISH_FATAL, str(result)
     assert len(http_server.requests) == 1  # never retried
     [delivery] = deliveries(result)
     assert "credentials rejected" in delivery["error"] and "HTTP 401" in delivery["error"]
 
 
-def _wrong_known_hosts(tmp_path: Path, sshd: Sshd) -> Path:
-    other = keygen(tmp_path / "other_host_key").split()
+def _wrong_known_hosts(tmp_path: Path, port: int) -> Path:
+    """known_hosts naming another key for [127.0.0.1]:port (a changed host key)."""
+    other = asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh")
+    algo, blob = other.decode().split()[:2]
     known = tmp_path / "known_hosts_wrong"
-    known.write_text(f"[127.0.0.1]:{sshd.port} {other[0]} {other[1]}\n")
+    known.write_text(f"[127.0.0.1]:{port} {algo} {blob}\n")
     return known
 
 
@@ -437,7 +443,7 @@ def _wrong_known_hosts(tmp_path: Path, sshd: Sshd) -> Path:
 def test_host_key_problems_are_a_security_refusal(tmp_path: Path, sshd: Sshd,
                                                   sftp_dir: Path, case: str) -> None:
     if case == "changed":
-        known = _wrong_known_hosts(tmp_path, sshd)
+        known = _wrong_known_hosts(tmp_path, sshd.port)
     else:
         known = tmp_path / "known_hosts_empty"
         known.write_text("")
@@ -448,7 +454,7 @@ def test_host_key_problems_are_a_security_refusal(tmp_path: Path, sshd: Sshd,
     live.write_bytes(b"<rss>the live feed</rss>\n")
     before = snapshot(sftp_dir)
 
-    result = site.push(write_catalog(tmp_path / "v1.csv", N), "--json")
+    result = site.invoke("push", write_catalog(tmp_path / "v1.csv", N), "--json")
     assert result.exit is ExitCode.SECURITY, str(result)
     assert snapshot(sftp_dir) == before  # nothing uploaded
     assert known.read_bytes() == known_before  # known_hosts not modified
@@ -463,31 +469,32 @@ def test_host_key_problems_are_a_security_refusal(tmp_path: Path, sshd: Sshd,
 
 
 def test_one_failing_destination_does_not_stop_the_others(
-        tmp_path: Path, sshd: Sshd, sftp_dir: Path, http_server: HttpServer) -> None:
+        tmp_path: Path, faulty_sftp: FaultySftpServer, http_server: HttpServer,
+        refused_port: int) -> None:
     site = make_site(tmp_path)
     other = tmp_path / "live-b"
     other.mkdir()
-    unreachable = free_port()
-    retry_known = tmp_path / "known_hosts_unreachable"
-    retry_known.write_text(sshd.known_hosts_line(unreachable))
-    sftp_ok = {"url": sshd.url(f"{sftp_dir}/"), "key_file": str(sshd.user_key),
-               "known_hosts": str(sshd.known_hosts), "timeout": 10, "retries": 0}
+    sftp_dir = faulty_sftp.root / "feeds"
+    sftp_ok = {"url": faulty_sftp.url("/feeds/"), **faulty_sftp.options(timeout=10)}
+    unreachable = {"url": f"sftp://feed@127.0.0.1:{refused_port}/nowhere/",
+                   **faulty_sftp.options(timeout=5)}
+    wrong_key = {**sftp_ok,
+                 "known_hosts": str(_wrong_known_hosts(tmp_path, faulty_sftp.port))}
     site.write_config(channels={
         "google": {"destinations": [
-            http_destination(http_server),                       # 401: fatal
-            {"url": sshd.url("/nowhere/", port=unreachable), "key_file": str(sshd.user_key),
-             "known_hosts": str(retry_known), "timeout": 5, "retries": 0},  # retryable
+            http_destination(http_server),      # 401: fatal
+            unreachable,                        # retryable
             {"url": site.file_url},
         ]},
         "google-b": {"template": "google", "destinations": [
-            {**sftp_ok, "known_hosts": str(_wrong_known_hosts(tmp_path, sshd))},  # security
+            wrong_key,                          # security
             {"url": f"file://{other}/"},
             sftp_ok,
         ]},
     })
     http_server.script = [Action(status=401)]
     cat = write_catalog(tmp_path / "v1.csv", N)
-    result = site.push(cat, "--json")
+    result = site.invoke("push", cat, "--json")
     assert result.exit is ExitCode.SECURITY, str(result)  # the most serious one
     codes = sorted(d["exit_code"] for d in deliveries(result))
     assert codes == sorted([ExitCode.PUBLISH_FATAL, ExitCode.PUBLISH_RETRYABLE, 0,
@@ -500,12 +507,9 @@ def test_one_failing_destination_does_not_stop_the_others(
 
     # Without the security problem the worst is the fatal 401.
     site.write_config(channels={"google": {"destinations": [
-        http_destination(http_server),
-        {"url": sshd.url("/nowhere/", port=unreachable), "key_file": str(sshd.user_key),
-         "known_hosts": str(retry_known), "timeout": 5, "retries": 0},
-        {"url": site.file_url}]}})
+        http_destination(http_server), unreachable, {"url": site.file_url}]}})
     http_server.script = [Action(status=401)]
-    second = site.push(write_catalog(tmp_path / "v2.csv", N, "v2"))
+    second = site.invoke("push", write_catalog(tmp_path / "v2.csv", N, "v2"))
     assert second.exit is ExitCode.PUBLISH_FATAL, str(second)
     assert sha256(site.file_dir / "google.xml") == sha256(
         build_feed(tmp_path / "v2.csv", tmp_path / "build-v2"))
@@ -522,7 +526,7 @@ def test_a_gate_refusal_in_one_channel_and_a_retryable_failure_in_another(
     )
     http_server.script = [Action(status=503)]
     cat = write_catalog(tmp_path / "v1.csv", 8, rejected=2)  # 20% rejected
-    result = site.push(cat, "--json")
+    result = site.invoke("push", cat, "--json")
     # Retryable (6) outranks a gate refusal (5): a person must look either way, but a
     # retry of the upload may fix the run.
     assert result.exit is ExitCode.PUBLISH_RETRYABLE, str(result)

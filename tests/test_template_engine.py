@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jinja2 import nodes
 
 from feedsync.channels.compiler import Data, make_environment
 from feedsync.channels.filters import (
@@ -342,7 +343,12 @@ def _iter_expressions() -> Iterator[tuple[str, str, str]]:
 def test_every_shipped_expression_parses_in_the_sandbox(
         channel: str, field: str, expression: str) -> None:
     env = make_environment({"lookup": lookup_filter({})})
-    env.compile_expression(expression)
+    compiled = env.compile_expression(expression)
+    assert callable(compiled)
+    # Every filter it names is one the sandbox provides (Jinja would only find out when
+    # the filter is first reached, on some product, in the middle of a build).
+    used = {node.name for node in env.parse(f"{{{{ {expression} }}}}").find_all(nodes.Filter)}
+    assert used <= set(env.filters), f"{channel}.{field} uses unknown {used - set(env.filters)}"
 
 
 # --- the sandbox (E2) ----------------------------------------------------------------

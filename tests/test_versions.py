@@ -5,12 +5,24 @@ from __future__ import annotations
 import pytest
 
 from feedsync.errors import ExitCode, SecurityRefusal
-from feedsync.versions import JINJA_MIN, check_jinja, check_lxml, parse_version, require
+from feedsync.versions import (
+    JINJA_MIN,
+    LXML_MIN,
+    check_jinja,
+    check_lxml,
+    parse_version,
+    require,
+)
 
 
 def test_installed_versions_pass() -> None:
-    check_jinja()
-    check_lxml()
+    import jinja2
+    from lxml import etree
+
+    assert parse_version(jinja2.__version__) >= JINJA_MIN
+    assert tuple(etree.LXML_VERSION[:3]) >= LXML_MIN
+    # ... and so the start-up checks return instead of raising SecurityRefusal.
+    assert check_jinja() is None and check_lxml() is None
 
 
 def test_old_jinja_is_refused_with_the_security_exit() -> None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import errno
 import gzip
-import hashlib
 import logging
 import os
 import random
-import re
 import shutil
 import tempfile
 import time
@@ -16,10 +14,11 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Final, NoReturn, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from feedsync.errors import ConfigError, PublishFatal, PublishRetryable, SecurityRefusal
+from feedsync.fileio import CHUNK, Digest, sha256_file, temp_name
 from feedsync.publishers.base import Destination
 from feedsync.secrets import redact, scrub_exception
 
@@ -36,13 +35,6 @@ KNOWN_OPTIONS = frozenset(
     }
 )
 HASH_READBACK_LIMIT = 64 * 1024 * 1024
-STALE_AFTER_SECONDS = 3600.0
-CHUNK = 1024 * 1024
-# feedsync's own temp names: .feedsync-<name>.<16 hex>.<partial|bak|tmp>. Nothing else is
-# ever removed by a cleanup.
-TEMP_RE = re.compile(
-    r"^\.feedsync-(?P<name>.+)\.(?P<token>[0-9a-f]{16})\.(?P<kind>partial|bak|tmp)$"
-)
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -143,22 +135,6 @@ def final_name(target: RemoteLocation, remote_name: str, use_gzip: bool) -> str:
     return f"{name}.gz" if use_gzip and not name.endswith(".gz") else name
 
 
-def temp_name(name: str, kind: str) -> str:
-    """A unique feedsync temp name beside ``name``: ``.feedsync-<name>.<random>.<kind>``."""
-    return f".feedsync-{name}.{os.urandom(8).hex()}.{kind}"
-
-
-def is_stale_temp(entry: str, name: str, age: float, kinds: tuple[str, ...]) -> bool:
-    """True for feedsync's own temp files for ``name`` older than an hour (reliability D6)."""
-    match = TEMP_RE.match(entry)
-    return bool(
-        match
-        and match.group("name") == name
-        and match.group("kind") in kinds
-        and age > STALE_AFTER_SECONDS
-    )
-
-
 # --- options ------------------------------------------------------------------------------
 
 
@@ -216,37 +192,36 @@ class Limits:
 # --- payload ------------------------------------------------------------------------------
 
 
-def file_digest(path: Path) -> tuple[int, str]:
-    """Size and SHA-256 of a local file, read in chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class Payload:
     """The bytes to upload: a local file, its size and SHA-256."""
 
     path: Path
-    size: int
-    sha256: str
+    digest: Digest
+
+    @property
+    def size(self) -> int:
+        return self.digest.size
+
+    @property
+    def sha256(self) -> str:
+        return self.digest.sha256
 
 
 def _gzip_to_temp(local_file: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=".feedsync-gzip-", suffix=".gz")
+    # A scratch file in TMPDIR (it is only read back for the upload), named like every
+    # other feedsync temp so that a leftover says whose it is.
+    tmp = Path(tempfile.gettempdir()) / temp_name(f"{local_file.name}.gz")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "wb") as raw, local_file.open("rb") as src:
             # mtime=0 and no file name: the same feed always gives the same bytes.
             with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
                 shutil.copyfileobj(src, gz, CHUNK)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    return Path(tmp)
+    return tmp
 
 
 @contextmanager
@@ -257,7 +232,7 @@ def prepared(local_file: Path, use_gzip: bool) -> Iterator[Payload]:
     temp: Path | None = None
     try:
         temp = _gzip_to_temp(local_file) if use_gzip else None
-        payload = Payload(temp or local_file, *file_digest(temp or local_file))
+        payload = Payload(temp or local_file, sha256_file(temp or local_file))
     except OSError as exc:
         if temp is not None:
             temp.unlink(missing_ok=True)
@@ -275,15 +250,37 @@ def prepared(local_file: Path, use_gzip: bool) -> Iterator[Payload]:
 # --- deadline and retries -----------------------------------------------------------------
 
 
-class Deadline:
-    """An overall time budget measured on the monotonic clock."""
+class Clock(Protocol):
+    """Where a publisher reads the time and waits; tests pass one that records the waits."""
 
-    def __init__(self, seconds: float) -> None:
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock: ``time.monotonic`` and ``time.sleep``."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+SYSTEM_CLOCK: Final[Clock] = SystemClock()
+
+
+class Deadline:
+    """An overall time budget measured on a monotonic clock."""
+
+    def __init__(self, seconds: float, clock: Clock = SYSTEM_CLOCK) -> None:
         self.seconds = seconds
-        self.start = time.monotonic()
+        self.clock = clock
+        self.start = clock.monotonic()
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.start
+        return self.clock.monotonic() - self.start
 
     def remaining(self) -> float:
         return max(0.0, self.seconds - self.elapsed())
@@ -291,6 +288,10 @@ class Deadline:
     def check(self, doing: str) -> None:
         if self.remaining() <= 0:
             retryable(f"deadline of {self.seconds:g} s exceeded {doing}")
+
+    def at_least(self, seconds: float) -> Deadline:
+        """A fresh budget of what is left, but no less than ``seconds`` (for clean-up)."""
+        return Deadline(max(self.remaining(), seconds), self.clock)
 
 
 def backoff_delay(base: float, attempt: int, cap: float = 30.0) -> float:
@@ -309,7 +310,8 @@ def with_retries(
     """Run ``attempt(n)`` until it returns; retry ``PublishRetryable`` with back-off.
 
     Gives up after ``limits.retries`` retries or when the deadline leaves no room for the
-    back-off, calling ``on_give_up`` (best-effort cleanup) before re-raising.
+    back-off, calling ``on_give_up`` (best-effort cleanup) before re-raising. The back-off
+    waits on ``deadline.clock``.
     """
     number = 0
     while True:
@@ -326,4 +328,4 @@ def with_retries(
                 "publish to %s failed (attempt %d of %d): %s; retrying in %.1f s",
                 display, number, limits.retries + 1, exc.message, delay,
             )
-            time.sleep(delay)
+            deadline.clock.sleep(delay)

@@ -1,34 +1,38 @@
 """Publish to a local (or mounted) directory: ``file:///srv/feeds/``.
 
-The feed is copied to ``.feedsync-<name>.<random>.tmp`` in the target directory, fsynced,
-size-checked, ``os.replace``d over the live file and the directory is fsynced. Readers see
-the old file or the new one, never a mix. The live file keeps its mode (0644 when new).
-A symlink at the target is followed: the file it points to is replaced, the link stays.
+The feed is copied through ``fileio.AtomicFile`` (the package's one atomic local replace):
+a temp file ``.feedsync-<name>.<pid>.<random>.tmp`` in the target directory, fsynced,
+checked against the payload's size and SHA-256, ``os.replace``d over the live file, and
+the directory fsynced. Readers see the old file or the new one, never a mix. The live
+file keeps its mode (0644 when new). A symlink at the target is followed: the file it
+points to is replaced, the link stays.
+
+Why not the remote replace procedure (``publishers/replace.py``): a local directory always
+has an atomic rename and no reply can be lost, so that procedure's fallbacks would never
+run here. Stale temps are removed the local way (``fileio.clean_stale_temps``): a temp of a
+dead process at once, any other only when a day old.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import shutil
-import stat
-import time
 from pathlib import Path
 
-from feedsync.errors import ConfigError
+from feedsync.errors import ConfigError, OutputError
+from feedsync.fileio import CopyMismatch, clean_stale_temps, copy_atomically
 from feedsync.publishers.base import Destination, Receipt
 from feedsync.publishers.common import (
-    CHUNK,
+    SYSTEM_CLOCK,
+    Clock,
     Payload,
     fatal,
     final_name,
-    is_stale_temp,
     log,
     opt_bool,
     parse_location,
     prepared,
     retryable,
-    temp_name,
 )
 
 NEW_FILE_MODE = 0o644
@@ -37,62 +41,12 @@ NEW_FILE_MODE = 0o644
 _RETRYABLE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN, errno.EINTR}
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_temp(source: Path, temp: Path, mode: int, size: int) -> None:
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-        shutil.copyfileobj(src, out, CHUNK)
-        out.flush()
-        os.fchmod(out.fileno(), mode)
-        os.fsync(out.fileno())
-        written = os.fstat(out.fileno()).st_size
-    if written != size:
-        fatal(f"size mismatch: expected {size} got {written} in {temp}")
-
-
-def replace_file(source: Path, target: Path, size: int) -> None:
-    """Copy ``source`` over ``target`` atomically: temp beside it, fsync, replace, fsync dir."""
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = NEW_FILE_MODE
-    temp = target.parent / temp_name(target.name, "tmp")
-    try:
-        _write_temp(source, temp, mode, size)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
-
-
-def remove_stale(directory: Path, name: str) -> list[str]:
-    """Remove feedsync's own temp files for ``name`` older than an hour; return their names."""
-    removed: list[str] = []
-    now = time.time()
-    for entry in os.scandir(directory):
-        try:
-            age = now - entry.stat(follow_symlinks=False).st_mtime
-        except FileNotFoundError:
-            continue
-        if is_stale_temp(entry.name, name, age, ("tmp", "partial")) and entry.is_file():
-            Path(entry.path).unlink(missing_ok=True)
-            removed.append(entry.name)
-    return removed
-
-
 class FilePublisher:
     """Atomic replace of a file in a local directory."""
 
-    def __init__(self, dest: Destination) -> None:
+    def __init__(self, dest: Destination, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.dest = dest
+        self.clock = clock
         self.target = parse_location(dest)
         if self.target.host not in {"", "localhost"}:
             raise ConfigError(
@@ -105,7 +59,7 @@ class FilePublisher:
 
     def publish(self, local_file: Path, remote_name: str) -> Receipt:
         """Copy ``local_file`` into the destination directory as ``remote_name``."""
-        started = time.monotonic()
+        started = self.clock.monotonic()
         name = final_name(self.target, remote_name, self.use_gzip)
         directory = Path(self.target.directory)
         if not directory.is_dir():
@@ -122,21 +76,28 @@ class FilePublisher:
             sha256=payload.sha256,
             method="local-replace",
             attempts=1,
-            seconds=time.monotonic() - started,
+            seconds=self.clock.monotonic() - started,
             warnings=tuple(warnings),
         )
 
     def _publish(self, payload: Payload, target: Path) -> list[str]:
         warnings: list[str] = []
         try:
-            removed = remove_stale(target.parent, target.name)
+            removed = clean_stale_temps(target.parent)
             if removed:
                 warnings.append(f"removed {len(removed)} stale temp file(s) from an earlier run")
-                log.info("removed stale temp files in %s: %s", target.parent, removed)
-            replace_file(payload.path, target, payload.size)
-        except OSError as exc:
-            what = f"cannot write {target}: {os.strerror(exc.errno or 0) or exc}"
-            if exc.errno in _RETRYABLE_ERRNOS:
+                log.info("removed stale temp files in %s: %s", target.parent,
+                         [p.name for p in removed])
+            copy_atomically(payload.path, target, expected=payload.digest,
+                            new_mode=NEW_FILE_MODE)
+        except CopyMismatch as exc:
+            fatal(f"copy of {payload.path} to {target} does not match the payload "
+                  f"({exc.strerror}); the live file was left as it was", exc)
+        except (OSError, OutputError) as exc:
+            cause = exc if isinstance(exc, OSError) else exc.__cause__
+            code = cause.errno if isinstance(cause, OSError) else None
+            what = f"cannot write {target}: {os.strerror(code) if code else exc}"
+            if code in _RETRYABLE_ERRNOS:
                 retryable(what, exc)
             fatal(what, exc)
         return warnings

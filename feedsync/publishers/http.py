@@ -39,6 +39,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from feedsync.errors import ConfigError
 from feedsync.publishers.base import Destination, Receipt
 from feedsync.publishers.common import (
+    SYSTEM_CLOCK,
+    Clock,
     Deadline,
     Limits,
     Payload,
@@ -174,8 +176,9 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 class HttpPublisher:
     """PUT or POST a feed file to an HTTP(S) endpoint, with bounded retries."""
 
-    def __init__(self, dest: Destination) -> None:
+    def __init__(self, dest: Destination, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.dest = dest
+        self.clock = clock
         self.target = parse_location(dest)
         if not self.target.host:
             raise ConfigError(f"http URL needs a host: {dest.display()}", key="url")
@@ -212,10 +215,10 @@ class HttpPublisher:
 
     def publish(self, local_file: Path, remote_name: str) -> Receipt:
         """Send ``local_file`` as the request body; the URL's file name wins if it has one."""
-        started = time.monotonic()
+        started = self.clock.monotonic()
         name = final_name(self.target, remote_name, self.use_gzip)
         url = self._url_for(name)
-        deadline = Deadline(self.limits.deadline)
+        deadline = Deadline(self.limits.deadline, self.clock)
         with prepared(local_file, self.use_gzip) as payload, requests.Session() as session:
             session.trust_env = False  # no .netrc credentials, no CA bundle from env
             adapter = _AbortableAdapter()
@@ -227,7 +230,7 @@ class HttpPublisher:
         return Receipt(
             destination=self.dest.display(), remote_path=urlsplit(url).path,
             bytes=payload.size, sha256=payload.sha256, method=self.method.lower(),
-            attempts=attempts, seconds=time.monotonic() - started, warnings=tuple(warnings),
+            attempts=attempts, seconds=self.clock.monotonic() - started, warnings=tuple(warnings),
         )
 
     def _url_for(self, name: str) -> str:
@@ -273,7 +276,7 @@ class HttpPublisher:
             warnings.append(f"attempt {attempt}: {what}")
             log.warning("%s %s: %s (attempt %d of %d); retrying in %.1f s", self.method,
                         self._shown(url), what, attempt, self.limits.retries + 1, delay)
-            time.sleep(delay)
+            self.clock.sleep(delay)
 
     def _send_once(
         self, session: requests.Session, adapter: _AbortableAdapter, url: str,

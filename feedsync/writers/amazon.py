@@ -28,12 +28,10 @@ build that fails before that leaves the previous sidecar as it was.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
 import sqlite3
-import tempfile
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,7 +46,7 @@ from jsonschema.validators import validator_for
 
 from feedsync.channels.loader import builtin_templates_dir, load_table
 from feedsync.errors import ConfigError, FeedsyncError, GateRefused, OutputError
-from feedsync.writers.atomic import fsync_directory
+from feedsync.fileio import AtomicFile, sha256_of
 from feedsync.writers.base import ItemRejected, Layout
 
 __all__ = ["AmazonListingsWriter", "feed_validator", "message_validator"]
@@ -543,11 +541,10 @@ CREATE TABLE skus (sku TEXT PRIMARY KEY, content BLOB NOT NULL, offer BLOB NOT N
 """
 
 
-def _discard(db: sqlite3.Connection, temp: str) -> None:
+def _discard(db: sqlite3.Connection, staged: AtomicFile) -> None:
     with contextlib.suppress(sqlite3.Error):
         db.close()
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(temp)
+    staged.abort()
 
 
 class _Sidecar:
@@ -555,19 +552,13 @@ class _Sidecar:
 
     def __init__(self, directory: Path, target: str, identity: Mapping[str, str]) -> None:
         self.path = directory / f".feedsync-amazon-{target}.sqlite"
-        # The temp name follows atomic.py's pattern, so a run killed mid-build leaves a file
-        # the next run's stale-temp cleaner removes.
-        try:
-            fd, temp = tempfile.mkstemp(dir=directory, suffix=".tmp",
-                                        prefix=f"{self.path.name}.{os.getpid()}.")
-        except OSError as exc:
-            raise OutputError(f"cannot create a temporary file in {directory}: "
-                              f"{exc.strerror}", file=str(directory)) from exc
-        os.close(fd)
-        self.temp = Path(temp)
+        # Built in an AtomicFile temp: a run killed mid-build leaves a file the next run's
+        # stale-temp cleaner removes, and commit() renames it into place.
+        self._staged = AtomicFile(self.path)
+        self.temp = self._staged.reserve()
         self.db = sqlite3.connect(self.temp.as_uri(), uri=True, isolation_level=None)
         # This build's data goes away with the run if it fails before commit().
-        self._finalizer = weakref.finalize(self, _discard, self.db, temp)
+        self._finalizer = weakref.finalize(self, _discard, self.db, self._staged)
         self.db.execute("PRAGMA journal_mode=OFF")   # a temp file: the rename is the commit
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.executescript(_SCHEMA_SQL)
@@ -633,17 +624,14 @@ class _Sidecar:
             if self.has_previous:
                 self.db.execute("DETACH DATABASE old")
             self.db.close()
-            fd = os.open(self.temp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(self.temp, self.path)
+            self._staged.commit()
         except (OSError, sqlite3.Error) as exc:
             self._finalizer()
             raise OutputError(f"cannot write {self.path}: {exc}", file=str(self.path)) from exc
+        except OutputError:
+            self._finalizer()
+            raise
         self._finalizer.detach()
-        fsync_directory(self.path.parent)
 
     def discard(self) -> None:
         """Drop this build's data now (the previous sidecar is untouched)."""
@@ -658,7 +646,7 @@ def _dumps(value: Any) -> str:
 
 def _digest(value: Any) -> bytes:
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:16]
+    return sha256_of([text.encode("utf-8", "surrogatepass")]).raw[:16]
 
 
 def _number(text: str) -> int | float:

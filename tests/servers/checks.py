@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 import traceback
 from pathlib import Path
 
@@ -50,3 +51,20 @@ def assert_no_canary(canaries: list[str], *texts: str) -> None:
 def log_text(records: list[logging.LogRecord]) -> str:
     formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
     return "\n".join(formatter.format(r) for r in records)
+
+
+class RecordingClock:
+    """The real monotonic clock, but waits are recorded instead of slept.
+
+    Tests assert on the back-off a publisher asks for (``sleeps``), never on how long a
+    call took: speed is for benchmarks/, and a loaded machine must not fail a test.
+    """
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)

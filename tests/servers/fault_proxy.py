@@ -101,6 +101,11 @@ class SilentServer:
         self._server = self._loop.run(asyncio.start_server(self._handle, "127.0.0.1", 0))
         self.port = int(self._server.sockets[0].getsockname()[1])
 
+    @property
+    def connections(self) -> int:
+        """How many connections it has accepted."""
+        return len(self._writers)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.append(writer)
         with contextlib.suppress(Exception):

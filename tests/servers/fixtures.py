@@ -6,6 +6,7 @@ Loaded from tests/conftest.py with ``pytest_plugins = ["tests.servers.fixtures"]
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from tests.servers.ftp import FtpServer
 from tests.servers.http import HttpServer
-from tests.servers.sshd import Sshd, start_sshd
+from tests.servers.sshd import Sshd, missing_sshd, start_sshd
 
 if TYPE_CHECKING:
     from tests.servers.sftp_faults import FaultySftpServer
@@ -23,7 +24,14 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    """A real OpenSSH sshd (internal-sftp); fails, never skips, when sshd is missing."""
+    """A real OpenSSH sshd (internal-sftp), one per test worker.
+
+    Skipped, with the reason, where sshd is not installed: only the tests that are about
+    SFTP against OpenSSH ask for it. Installed but failing to start is a failure.
+    """
+    missing = missing_sshd()
+    if missing is not None:
+        pytest.skip(missing)
     try:
         server = start_sshd(tmp_path_factory.mktemp("sshd"))
     except RuntimeError as exc:
@@ -33,8 +41,20 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
 
 
 @pytest.fixture()
+def refused_port() -> Iterator[int]:
+    """A port on 127.0.0.1 where connections are refused, for this test only.
+
+    The socket is bound but never listens, so no other test worker can take the port
+    while the test runs (a port that was merely free a moment ago could be taken).
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+@pytest.fixture()
 def sftp_dir(sshd: Sshd, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh directory under the sshd's root, for one test."""
+    """A fresh directory for one test; the sshd serves it by its absolute path."""
     return Path(tmp_path_factory.mktemp("sftp-target", numbered=True))
 
 

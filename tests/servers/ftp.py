@@ -25,6 +25,7 @@ class FtpFaults:
     no_rename: bool = False  # C4: every rename refused
     fail_partial_rename: bool = False  # C4: the temp -> live rename fails
     drop_after_rename: bool = False  # C5: rename done, connection closed before the reply
+    drop_before_rename: bool = False  # C5: connection closed before the temp is renamed
     times: int = 1_000_000
     fired: int = 0
 
@@ -71,6 +72,9 @@ class FaultyFS(AbstractedFS):
             raise OSError(errno.EEXIST, "Can't rename: file exists")
         if f.fail_partial_rename and src.endswith(".partial") and f.fire():
             raise OSError(errno.EIO, "rename failed (injected)")
+        if f.drop_before_rename and src.endswith(".partial") and f.fire():
+            self.cmd_channel.close()
+            raise OSError(errno.ECONNRESET, "connection closed before the rename (injected)")
         super().rename(src, dst)
         if f.drop_after_rename and f.fire():
             self.cmd_channel.close()
@@ -86,8 +90,11 @@ class FtpServer:
         authorizer = DummyAuthorizer()
         authorizer.add_user(user, password, str(root), perm="elradfmwMT")
         fs = type("FS", (FaultyFS,), {"faults": self.faults})
+        # auth_failed_timeout 0: pyftpdlib's 3 s pause after a wrong password is for brute
+        # force, not for tests.
         attrs: dict[str, Any] = {"authorizer": authorizer, "abstracted_fs": fs,
-                                 "timeout": 30, "banner": "feedsync test ftpd"}
+                                 "timeout": 30, "banner": "feedsync test ftpd",
+                                 "auth_failed_timeout": 0}
         base: type[FTPHandler] = FTPHandler
         if tls_cert is not None:
             base = TLS_FTPHandler

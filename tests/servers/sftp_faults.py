@@ -31,6 +31,7 @@ class SftpFaults:
     no_rename: bool = False  # C4 (MinIO-like): no rename at all
     fail_partial_rename: bool = False  # C4: the temp -> live rename fails in the fallback
     drop_after_rename: bool = False  # C5: rename done, connection gone before the reply
+    drop_before_rename: bool = False  # C5: connection gone before the temp is renamed
     stall_on_write: bool = False  # C7: a write never answers
     times: int = 1_000_000
     fired: int = 0
@@ -70,10 +71,18 @@ class FaultySFTPServer(asyncssh.SFTPServer):
             data = data[:-10]
         return super().write(file_obj, offset, data)
 
+    def _drop_before(self, oldpath: bytes) -> None:
+        f = self.faults
+        if f.drop_before_rename and oldpath.endswith(b".partial") and f.fire():
+            # The connection goes before the rename: the client cannot know it did not happen.
+            self.channel.get_connection().abort()
+            raise asyncssh.SFTPConnectionLost("connection dropped before the rename")
+
     def posix_rename(self, oldpath: bytes, newpath: bytes) -> Any:
         f = self.faults
         if f.no_posix_rename or f.no_rename:
             raise asyncssh.SFTPOpUnsupported("posix-rename not supported")
+        self._drop_before(oldpath)
         f.renames.append((_name(oldpath), _name(newpath)))
         super().posix_rename(oldpath, newpath)
         if f.drop_after_rename and f.fire():
@@ -89,6 +98,7 @@ class FaultySFTPServer(asyncssh.SFTPServer):
             raise asyncssh.SFTPFailure("Can't rename: file exists and OVERWRITE not set")
         if f.fail_partial_rename and old.endswith(b".partial") and f.fire():
             raise asyncssh.SFTPFailure("rename failed (injected)")
+        self._drop_before(oldpath)
         f.renames.append((_name(oldpath), _name(newpath)))
         os.rename(old, new)
         if f.drop_after_rename and f.fire():
