@@ -37,6 +37,7 @@ from feedsync.sources import SourceOptions, open_catalog
 from feedsync.stores import StoreStock
 from feedsync.writers import WRITERS, Column, ItemRejected, Layout, Writer
 from feedsync.writers.atomic import AtomicFile, clean_stale_temps
+from feedsync.writers.delimited import unquoted
 
 DUPLICATE_SOURCE = "https://support.google.com/merchants/answer/6324405"
 PROGRESS_EVERY = 2000
@@ -141,7 +142,9 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
         spec = _with_overrides(library.load(target_config.template), target_config)
         names = _output_names(target_config, spec)
         delimited = any(spec.outputs[n].writer in ("csv", "tsv") for n in names)
-        channel = CompiledChannel(spec, lint_formulas=delimited)
+        unquoted_text = any(unquoted({**spec.outputs[n].options,
+                                      **target_config.options.get(n, {})}) for n in names)
+        channel = CompiledChannel(spec, lint_formulas=delimited, clean_breaks=unquoted_text)
         outputs = []
         for name in names:
             overrides = dict(target_config.options.get(name, {}))
@@ -180,13 +183,20 @@ def _stock_for(target: ChannelConfig, spec: ChannelSpec) -> StoreStock | None:
 
 
 def store_views(target: Target, product: Product) -> list[Product]:
-    """The product once per store row, the row's columns laid over it."""
+    """The product once per store row, the row's columns laid over it.
+
+    An empty cell keeps the product's value (the online price stands for a store that
+    gives none). Each column is also kept as ``store_<column>`` with the row's own value,
+    empty or not, so a channel can tell the store's value from the product's: a store row
+    without a quantity must not take the online stock.
+    """
     assert target.stock is not None
     views = []
     for row in target.stock.rows_for(product["id"]):
         view = product.clone()
         values = {k: v for k, v in row.items() if v != ""}
         view.update(values)
+        view.update({f"store_{k}": v for k, v in row.items()})
         view.clean = view.clean and not XML_ILLEGAL.search("".join(values.values()))
         views.append(view)
     return views
