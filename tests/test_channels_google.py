@@ -117,6 +117,15 @@ def test_apparel_rules_apply_in_the_listed_countries(tmp_path: Path, country: st
                  **{**APPAREL, "size": ""}),
         good_row("DEEP-ID", google_product_category="543646",  # ... > Hair Pins > Barrettes
                  **{**APPAREL, "gender": ""}),
+        # age_group is optional for cufflinks, gender is not (answer/6324463, 6324479);
+        # neither is needed for a watch band.
+        good_row("CUFFLINKS", google_product_category="193",
+                 **{**APPAREL, "age_group": "", "size": ""}),
+        good_row("CUFFLINKS-NO-GENDER",
+                 google_product_category="Apparel & Accessories > Clothing Accessories > "
+                                         "Cufflinks", **{**APPAREL, "gender": "", "size": ""}),
+        good_row("WATCH-BAND", google_product_category="5123",
+                 **{**APPAREL, "age_group": "", "gender": "", "size": ""}),
         good_row("NOT-APPAREL", google_product_category="2169"),
         good_row("COMPLETE", google_product_category="212", **APPAREL),
     ]
@@ -126,10 +135,11 @@ def test_apparel_rules_apply_in_the_listed_countries(tmp_path: Path, country: st
     if rejected:
         assert errors == {"BY-ID": {"apparel-color-missing"},
                           "BY-PATH": {"apparel-size-missing"},
-                          "DEEP-ID": {"apparel-gender-missing"}}
+                          "DEEP-ID": {"apparel-gender-missing"},
+                          "CUFFLINKS-NO-GENDER": {"apparel-gender-missing"}}
     else:
         # Outside the six countries only free listings need them: a warning.
         assert errors == {}
         assert {p for p, codes in warnings.items() if "apparel-attributes-missing" in codes} == {
-            "BY-ID", "DEEP-ID"}
+            "BY-ID", "DEEP-ID", "CUFFLINKS-NO-GENDER"}
     assert "NOT-APPAREL" not in errors and "COMPLETE" not in errors
