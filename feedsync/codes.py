@@ -127,7 +127,39 @@ _ALL: Final[tuple[Code, ...]] = (
               "warning"),
     _template("color-not-a-name", "colour is a code, `multi` or `N/A` rather than colour "
                                   "names", "warning"),
-    _template("bad-shipping", "shipping is not `country:region:service:price`"),
+    _check("bad-shipping", "shipping", "not Google's `country:region:service:price[:min_handling:"
+           "max_handling:min_transit:max_transit]`, or a bad price or day count"),
+    _check("bad-business-days", "business_days", "not week days separated by `;` or a `-` "
+           "range, in one spelling (M, Mon or Monday)"),
+    _check("date-too-far-ahead", "date_ahead", "a date more than `days` days after now "
+           "(`FEEDSYNC_NOW` fixes \"now\")"),
+    _template("apparel-color-missing", "Apparel & Accessories (166 and its subtree) without "
+              "color, for a BR, FR, DE, JP, UK or US target"),
+    _template("apparel-gender-missing", "Apparel & Accessories (166 and its subtree) without "
+              "gender, for a BR, FR, DE, JP, UK or US target"),
+    _template("apparel-age-group-missing", "Apparel & Accessories (166 and its subtree) "
+              "without age_group, for a BR, FR, DE, JP, UK or US target"),
+    _template("apparel-size-missing", "Clothing (1604) or Shoes (187) without size, for a BR, "
+              "FR, DE, JP, UK or US target"),
+    _template("bad-certification", "certification is not `authority:name:code`"),
+    _template("bad-product-detail", "product_detail is not "
+              "`section_name:attribute_name:attribute_value`"),
+    _template("bad-structured-title", "structured_title is not `digital_source_type:content` "
+              "(default or trained_algorithmic_media) within the length"),
+    _template("bad-structured-description", "structured_description is not "
+              "`digital_source_type:content` within the length"),
+    _template("bad-unit-pricing-measure", "unit_pricing_measure is not a number and a "
+              "supported unit (`1.5kg`, `100 ml`)"),
+    _template("bad-unit-pricing-base-measure", "unit_pricing_base_measure is not a number and "
+              "a supported unit (`100 ml`)"),
+    _template("bad-variant-option", "variant_option is not `name:value`"),
+    _template("color-too-long", "one colour (between `/`) over 40 characters"),
+    _template("energy-efficiency-class-replaced", "energy_efficiency_class without "
+              "certification (the EPREL code replaced it)", "warning"),
+    _template("item-group-title-without-id", "item_group_title without item_group_id",
+              "warning"),
+    _template("product-highlight-too-few", "a single product highlight (Google asks for at "
+              "least 2)", "warning"),
     _template("bad-tax", "tax is not `US:region:rate:tax_ship`"),
     _template("availability-date-required", "preorder/backorder without availability_date"),
     _template("sale-price-not-below-price", "sale_price is not lower than price"),
@@ -163,7 +195,6 @@ _ALL: Final[tuple[Code, ...]] = (
     _template("shipping-required", "an AT or DE target without shipping"),
     _template("missing-quantity", "no stock quantity: the listing is sent without "
                                   "fulfillment availability", "warning"),
-    _template("pickup-sla-without-method", "pickup_sla given without pickup_method"),
     _template("pickup-method-without-sla", "pickup_method without pickup_sla (unless \"not "
                                            "supported\")", "warning"),
     _template("product-type-single-value", "a comma in product_type, which Microsoft reads "
@@ -194,6 +225,10 @@ _ALL: Final[tuple[Code, ...]] = (
          "{field} starts with {first!r}; a spreadsheet opening this feed would run it as a "
          "formula (kept as is for the channel)",
          source="https://owasp.org/www-community/attacks/CSV_Injection"),
+    Code("line-break-removed", "warning", "feedsync", "a tab or line break in a value of an "
+         "unquoted text feed (`quoting: none`, Microsoft) was replaced by a space",
+         "{field} held a tab or line break, which this unquoted text feed cannot carry; "
+         "each run was replaced by a space"),
     Code("include-filter", "hint", "feedsync", "the product was left out of this channel by "
          "the config's include filter", "left out of {channel} by its include filter"),
     Code("exclude-filter", "hint", "feedsync", "the product was left out of this channel by "

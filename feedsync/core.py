@@ -141,7 +141,13 @@ class ChannelTarget:
 
     def views(self, product: Product) -> list[Product]:
         """The product once, or for a fan-out channel once per store row, the row's
-        columns laid over it (none when the store stock file has no row for it)."""
+        columns laid over it (none when the store stock file has no row for it).
+
+        An empty cell keeps the product's value (the online price stands for a store that
+        gives none). Each column is also kept as ``store_<column>`` with the row's own value,
+        empty or not, so a channel can tell the store's value from the product's: a store
+        row without a quantity must not take the online stock.
+        """
         if self.stock is None:
             return [product]
         views = []
@@ -149,6 +155,7 @@ class ChannelTarget:
             view = product.clone()
             values = {k: v for k, v in row.items() if v != ""}
             view.update(values)
+            view.update({f"store_{k}": v for k, v in row.items()})
             view.clean = view.clean and not XML_ILLEGAL.search("".join(values.values()))
             views.append(view)
         return views

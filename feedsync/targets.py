@@ -23,6 +23,7 @@ from feedsync.errors import ConfigError, OutputError
 from feedsync.report import ChannelReport, FieldFill
 from feedsync.stores import StoreStock
 from feedsync.writers import WRITERS, Column, Layout
+from feedsync.writers.delimited import unquoted
 
 DUPLICATE_SOURCE = "https://support.google.com/merchants/answer/6324405"
 
@@ -58,7 +59,9 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
         spec = _with_overrides(library.load(target_config.template), target_config)
         names = _output_names(target_config, spec)
         delimited = any(spec.outputs[n].writer in ("csv", "tsv") for n in names)
-        channel = CompiledChannel(spec, lint_formulas=delimited)
+        unquoted_text = any(unquoted({**spec.outputs[n].options,
+                                      **target_config.options.get(n, {})}) for n in names)
+        channel = CompiledChannel(spec, lint_formulas=delimited, clean_breaks=unquoted_text)
         outputs = []
         for name in names:
             overrides = dict(target_config.options.get(name, {}))

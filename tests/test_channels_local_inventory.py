@@ -69,3 +69,36 @@ def test_missing_stock_file_setting_is_a_usage_error(tmp_path: Path) -> None:
     code, _, stderr = run_cli("build", EXAMPLES, "--config", config, "--out", tmp_path / "o")
     assert code == ExitCode.USAGE
     assert "nope.csv" in stderr
+
+
+def test_a_store_row_without_stock_does_not_take_the_online_stock(tmp_path: Path) -> None:
+    # MUG-350 is in stock online (quantity 10 in the catalog). A store row that gives no
+    # quantity and no availability must not claim that stock for the store: it is
+    # rejected and says why; a row with its own availability keeps it.
+    stock = tmp_path / "stores.csv"
+    stock.write_text("store_code,id,quantity,availability,pickup_sla\n"
+                     "S1,MUG-350,,,\n"
+                     "S2,MUG-350,,limited availability,\n"
+                     "S3,MUG-350,0,,next day\n", encoding="utf-8")
+    report = build(EXAMPLES, [], tmp_path / "out", _config(stock))  # type: ignore[arg-type]
+    rows = {r["store_code"]: r for r in _rows(tmp_path / "out" / "google_local_inventory.tsv")}
+    assert set(rows) == {"S2", "S3"}
+    assert (rows["S2"]["quantity"], rows["S2"]["availability"]) == ("", "limited_availability")
+    assert (rows["S3"]["quantity"], rows["S3"]["availability"]) == ("0", "out_of_stock")
+    assert rows["S3"]["pickup_sla"] == "next_day"       # the older spelling, mapped
+    channel = report.channels[0]
+    # (the example catalog's second MUG-350 line is a duplicate-id, as everywhere)
+    assert channel.counts["missing-required"] == 1 and channel.rejected == 2
+
+
+def test_pickup_method_is_optional(tmp_path: Path) -> None:
+    # Since 2024-09-01 (answer/14634021): an SLA without a method is a valid row.
+    stock = tmp_path / "stores.csv"
+    stock.write_text("store_code,id,quantity,pickup_method,pickup_sla\n"
+                     "S1,MUG-350,2,,same_day\nS2,MUG-350,2,buy,\n", encoding="utf-8")
+    report = build(EXAMPLES, [], tmp_path / "out", _config(stock))  # type: ignore[arg-type]
+    rows = _rows(tmp_path / "out" / "google_local_inventory.tsv")
+    assert [r["store_code"] for r in rows] == ["S1", "S2"]
+    channel = report.channels[0]
+    assert channel.counts["pickup-method-without-sla"] == 1
+    assert set(channel.counts) == {"pickup-method-without-sla", "duplicate-id"}

@@ -60,7 +60,9 @@ def test_the_channel_is_google_plus_documented_differences() -> None:
     assert microsoft.name == "microsoft" and "microsoft" in microsoft.docs
     assert list(microsoft.fields) == list(google.fields)          # same columns, same order
     changed = {name for name in google.fields if microsoft.fields[name] != google.fields[name]}
-    assert changed == {"description"}
+    # 10,000-character one-line descriptions, GTINs joined by ", ", product_type read as
+    # one value.
+    assert changed == {"description", "gtin", "product_type"}
     assert [c.code for c in microsoft.checks] == [c.code for c in google.checks] + [
         "shipping-required", "product-type-single-value"]
     assert {o.file for o in microsoft.outputs.values()} == {"microsoft.txt", "microsoft.xml"}
@@ -201,3 +203,47 @@ def test_real_exports_match_google(tmp_path: Path, feed: str, products: int) -> 
         assert len(warnings) == products
     else:
         assert warnings == {}   # Atomra sends identifier_exists=no with its mpn
+
+
+# --- the text file, unquoted ------------------------------------------------------------
+
+def test_values_are_written_unquoted_and_breaks_reported(tmp_path: Path) -> None:
+    # Microsoft asks for values not enclosed in quotes (51084): a quote is written as it
+    # is, and a tab or line break (which would end the cell or the row) becomes a space,
+    # reported per product and field. Google's TSV quotes as before.
+    catalog = write_csv(tmp_path / "c.csv", [
+        _row("Q-1", title='Tom & Jerry "Deluxe" Mug', link="https://shop.example.com/p/q1\n"),
+        _row("Q-2", google_product_category="Home & Garden >\tDecor\n"),
+        _row("Q-3"),
+    ], columns=COLUMNS)
+    report = _build(tmp_path / "m", catalog)
+    text = (tmp_path / "m" / "microsoft.txt").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert len(lines) == 4 and '"' not in lines[0]
+    cells = {line.split("\t")[0]: line.split("\t") for line in lines[1:]}
+    header = lines[0].split("\t")
+    assert all(len(row) == len(header) for row in cells.values())
+    q1 = dict(zip(header, cells["Q-1"], strict=True))
+    assert q1["title"] == 'Tom & Jerry "Deluxe" Mug'          # no quoting, no doubling
+    assert q1["link"] == "https://shop.example.com/p/q1"      # trailing break trimmed
+    assert dict(zip(header, cells["Q-2"], strict=True))["google_product_category"] == (
+        "Home & Garden > Decor")
+    warnings = issues_by_row(report, "warning")
+    assert {pid: codes for (pid, _), codes in warnings.items()} == {
+        "Q-2": {"line-break-removed"}}
+    google = _build(tmp_path / "g", catalog, "google",
+                    {"channels": {"google": {"outputs": ["tsv"]}}})
+    assert '"Tom & Jerry ""Deluxe"" Mug"' in (tmp_path / "g" / "google.tsv").read_text(
+        encoding="utf-8")
+    assert not issues_by_row(google, "warning")
+
+
+def test_quoting_none_needs_a_tab_delimited_writer(tmp_path: Path) -> None:
+    from feedsync.errors import TemplateError
+    from feedsync.writers.base import Column, Layout
+    from feedsync.writers.delimited import csv_writer
+
+    with pytest.raises(TemplateError, match="tab-delimited"):
+        csv_writer(Layout(columns=(Column("id", "id"),), options={"quoting": "none"}))
+    with pytest.raises(TemplateError, match="minimal or none"):
+        csv_writer(Layout(columns=(Column("id", "id"),), options={"quoting": "all"}))

@@ -167,7 +167,7 @@ def test_both_outputs_from_config(tmp_path: Path) -> None:
     xml_ids = feed_ids(out / "google.xml")
     rows = read_tsv(out / "google.tsv")
     header = rows[0]
-    assert header[:3] == ["id", "title", "description"]
+    assert header[:4] == ["id", "title", "structured_title", "description"]
     assert all(len(row) == len(header) for row in rows)
     assert [row[0] for row in rows[1:]] == xml_ids
     assert len(xml_ids) == google["written"]

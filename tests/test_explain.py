@@ -40,7 +40,7 @@ def test_rejected_product_names_rule_field_and_source() -> None:
     failed = [r for r in trace["rules"] if r["verdict"] == "fail"]
     assert [(r["code"], r["field"]) for r in failed] == [("bad-gtin", "gtin")]
     assert failed[0]["source"] == "https://support.google.com/merchants/answer/6324461"
-    assert trace["fields"]["gtin"] == "4006381333932"
+    assert trace["fields"]["gtin"] == ["4006381333932"]  # up to 10 GTINs: a list
     assert trace["output"] == {}
 
 

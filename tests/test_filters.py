@@ -23,8 +23,10 @@ def test_regex_replace_adds_the_colon_meta_wants_in_offsets() -> None:
 def test_money_formats_and_leaves_garbage_for_the_rules() -> None:
     assert money("12.5", "usd") == "12.50 USD"
     assert money("15.0 EUR", "USD") == "15.00 EUR"
-    assert money("1,99", "USD") == "1,99"
-    assert money("NaN", "USD") == "NaN"
+    assert money("1,99", "USD") == "1,99 USD"   # the comma is kept: the rule decides
+    assert money("12,5", "eur") == "12,50 EUR"
+    for garbage in ("NaN", "nan", "inf", "-INF", "Infinity", "1e5", "€12", "1.234,50"):
+        assert money(garbage, "USD") == garbage  # unchanged, for the money rule to reject
     assert money("", "USD") == ""
 
 

@@ -285,7 +285,7 @@ def test_single_line_collapses_all_whitespace() -> None:
     ("12.50 GBP", "USD", "12.50 GBP"),   # an amount's own currency wins
     ("12.349", "USD", "12.35 USD"),
     ("", "USD", ""),
-    ("1,99", "USD", "1,99"),             # not converted: the money rule rejects it
+    ("1,99", "USD", "1,99 USD"),         # comma kept: the channel's money rule decides
     ("NaN", "USD", "NaN"),
     ("inf", "USD", "inf"),
     ("1e309", "USD", "1e309"),

@@ -22,7 +22,7 @@ _SCRIPT = re.compile(r"<\s*(script|style)\b.*?<\s*/\s*\1\s*>", re.I | re.S)
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\s*\n\s*")
 _PLAIN_CACHE: dict[int, tuple[str, str]] = {}
-_MONEY = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*([A-Za-z]{3})?\s*$")
+_MONEY = re.compile(r"^\s*([+-]?\d+(?:([.,])\d+)?)\s*([A-Za-z]{3})?\s*$")
 
 
 def plain_text(value: Any) -> str:
@@ -80,10 +80,12 @@ def truncate_words(value: Any, length: int, end: str = "") -> str:
 
 
 def money(value: Any, currency: Any = "", decimals: int = 2) -> str:
-    """``12.5`` + ``USD`` -> ``12.50 USD``. Unparseable or non-finite input comes back as is.
+    """``12.5`` + ``USD`` -> ``12.50 USD``. Anything else comes back as it was given.
 
-    An amount that already carries a currency keeps it. The ``money`` rule then rejects
-    anything that is not a well-formed positive amount, so nothing is converted silently.
+    An amount that already carries a currency keeps it. A comma decimal keeps its comma
+    (``12,5`` -> ``12,50 EUR``): whether the channel takes it is the ``money`` rule's
+    call, which also rejects what is returned unchanged (``NaN``, ``inf``, ``1e5``,
+    ``€12``, ``1.234,50``), so nothing malformed is turned into a value that passes.
     """
     text = _text(value)
     if not text:
@@ -91,13 +93,12 @@ def money(value: Any, currency: Any = "", decimals: int = 2) -> str:
     match = _MONEY.match(text)
     if match is None:
         return text
-    amount_text, own_currency = match.groups()
-    try:
-        amount = Decimal(amount_text)
-    except InvalidOperation:  # pragma: no cover - the regex admits only decimals
-        return text
+    amount_text, separator, own_currency = match.groups()
+    amount = Decimal(amount_text.replace(",", "."))  # the regex admits only decimals
     unit = (own_currency or _text(currency)).upper()
     formatted = f"{amount:.{decimals}f}"
+    if separator == ",":
+        formatted = formatted.replace(".", ",")
     return f"{formatted} {unit}" if unit else formatted
 
 
@@ -109,6 +110,18 @@ def split_values(value: Any, separator: str = ",") -> list[str]:
     if not text:
         return []
     return [part.strip() for part in text.split(separator) if part.strip()]
+
+
+def remove(value: Any, chars: str) -> Any:
+    """Every character of ``chars`` taken out: of the text, or of each value of a list.
+
+    ``product.gtin | split_values | remove(' -')``: Google reads spaces and dashes in a
+    GTIN as nothing (answer/6324461), so they are dropped before the digits are checked.
+    """
+    table = str.maketrans("", "", chars)
+    if isinstance(value, list | tuple):
+        return [v for v in (_text(one).translate(table) for one in value) if v]
+    return _text(value).translate(table)
 
 
 def join_values(value: Any, separator: str = ",") -> str:
@@ -144,7 +157,7 @@ def amount(value: Any) -> float:
     For comparisons in checks only; feeds are written from the text, never from floats.
     """
     match = _MONEY.match(_text(value))
-    return float(match.group(1)) if match else 0.0
+    return float(match.group(1).replace(",", ".")) if match else 0.0
 
 
 def stock_availability(quantity: Any) -> str:
@@ -202,6 +215,7 @@ FEED_FILTERS: dict[str, Callable[..., Any]] = {
     "money": money,
     "split_values": split_values,
     "join_values": join_values,
+    "remove": remove,
     "limit": limit,
     "yes_no": yes_no,
     "enum_value": enum_value,
@@ -215,4 +229,4 @@ FEED_FILTERS: dict[str, Callable[..., Any]] = {
 }
 
 # Filters known to return text: the compiler skips re-normalising their result.
-TEXT_FILTERS = frozenset(FEED_FILTERS) - {"split_values", "limit", "amount"}
+TEXT_FILTERS = frozenset(FEED_FILTERS) - {"split_values", "limit", "amount", "remove"}

@@ -33,6 +33,7 @@ from feedsync.rules.checks import CHECKS, Test
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _XML_ILLEGAL = XML_ILLEGAL
 _FORMULA_CHARS = frozenset("=+-@\t\r")
+_BREAKS = re.compile(r"[\t\r\n]+")
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ def lookup_filter(tables: Mapping[str, Mapping[str, str]]) -> Callable[..., Any]
 class CompiledChannel:
     """The per-product face of a channel: ``map`` then ``validate``."""
 
-    def __init__(self, spec: ChannelSpec, lint_formulas: bool = False) -> None:
+    def __init__(self, spec: ChannelSpec, lint_formulas: bool = False,
+                 clean_breaks: bool = False) -> None:
         self.spec = spec
         self.name = spec.name
         self.fields: list[FieldSpec] = list(spec.fields.values())
@@ -86,6 +88,8 @@ class CompiledChannel:
         self._item_checks, self._check_fn = self._compile_checks(compiler)
         self.fill_mask = self._compile_fill()
         self._lint_formulas = lint_formulas
+        # An unquoted text output (quoting: none) cannot carry a tab or a line break.
+        self._clean_breaks = clean_breaks
 
     # --- compile ---------------------------------------------------------------------
     def _compile_map(self, compiler: ExpressionCompiler) -> Callable[..., dict[str, Any]]:
@@ -358,6 +362,8 @@ class CompiledChannel:
                     issues: list[Issue]) -> None:
         if not getattr(product, "clean", False):
             self._drop_illegal(item, product, ref, issues)
+        if self._clean_breaks:
+            self._drop_breaks(item, product, ref, issues)
         if self._lint_formulas:
             for name, value in item.items():
                 # A multi-valued cell starts with its first value.
@@ -367,16 +373,15 @@ class CompiledChannel:
 
     def _drop_illegal(self, item: dict[str, Any], product: Product, ref: str,
                       issues: list[Issue]) -> None:
-        for name, value in item.items():
-            if isinstance(value, str):
-                if _XML_ILLEGAL.search(value):
-                    item[name] = _XML_ILLEGAL.sub("", value)
-                    issues.append(self._cleaned(name, value, product, ref))
-            elif value:
-                for i, one in enumerate(value):
-                    if _XML_ILLEGAL.search(one):
-                        value[i] = _XML_ILLEGAL.sub("", one)
-                        issues.append(self._cleaned(name, one, product, ref))
+        _replace_all(item, _XML_ILLEGAL, "", lambda name, value: issues.append(
+            self._cleaned(name, value, product, ref)))
+
+    def _drop_breaks(self, item: dict[str, Any], product: Product, ref: str,
+                     issues: list[Issue]) -> None:
+        _replace_all(item, _BREAKS, " ", lambda name, value: issues.append(
+            CODES["line-break-removed"].issue(
+                channel=self.name, product_id=ref, file=product.file, line=product.line,
+                field=name, value=_short(value), source=self.spec.docs)))
 
     def _cleaned(self, name: str, value: str, product: Product, ref: str) -> Issue:
         bad = _XML_ILLEGAL.search(value)
@@ -411,6 +416,21 @@ def failure_of(exc: Exception, where: str, field: str | None) -> Failure:
     return Failure(where, field, f"{type(exc).__name__}: {exc}")
 
 
+def _replace_all(item: dict[str, Any], pattern: re.Pattern[str], replacement: str,
+                 report: Callable[[str, str], Any]) -> None:
+    """Replace ``pattern`` in every value of ``item`` in place; report each value changed."""
+    for name, value in item.items():
+        if isinstance(value, str):
+            if pattern.search(value):
+                item[name] = pattern.sub(replacement, value)
+                report(name, value)
+        elif value:
+            for i, one in enumerate(value):
+                if pattern.search(one):
+                    value[i] = pattern.sub(replacement, one)
+                    report(name, one)
+
+
 def _as_list(value: Any, separator: str) -> list[str]:
     if isinstance(value, list | tuple):
         return [_as_text(v) for v in value if v not in (None, "")]
@@ -431,5 +451,6 @@ def _short(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def compile_channel(spec: ChannelSpec, lint_formulas: bool = False) -> CompiledChannel:
-    return CompiledChannel(spec, lint_formulas=lint_formulas)
+def compile_channel(spec: ChannelSpec, lint_formulas: bool = False,
+                    clean_breaks: bool = False) -> CompiledChannel:
+    return CompiledChannel(spec, lint_formulas=lint_formulas, clean_breaks=clean_breaks)

@@ -8,12 +8,14 @@ or, for multi-valued fields, ``list[str]``; empty values pass every check but
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from feedsync.rules.money import ISO_4217, parse_money
 
 Test = Callable[[Any], "str | None"]
 
@@ -78,26 +80,48 @@ def _url(params: Mapping[str, Any]) -> Test:
     return test
 
 
-_MONEY = re.compile(r"^(\d+(?:\.\d+)?) ([A-Z]{3})$")
-
-
 def _money(params: Mapping[str, Any]) -> Test:
-    positive = bool(params.get("positive", True))
+    """``<amount> <ISO 4217 code>``, with the channel's own rules on sign and separator.
+
+    ``positive`` (default true): more than zero; ``allow_zero`` also accepts 0 (free items
+    a channel takes, e.g. shipping). A negative amount is never a price. ``comma_decimal``
+    accepts ``12,50 EUR``; ``currencies`` limits the codes to the channel's own list.
+    """
+    positive = _flag(params, "positive", True)
+    allow_zero = _flag(params, "allow_zero", False)
+    comma_decimal = _flag(params, "comma_decimal", False)
+    currencies = _currencies(params)
 
     def test(value: str) -> str | None:
         if not value:
             return None
-        match = _MONEY.match(value)
-        if match is None:
-            if re.match(r"^-?\d+(?:\.\d+)?$", value):
-                return f"{value!r} has no currency (ISO 4217 code such as 'USD')"
-            if value.startswith("-"):
-                return f"{value!r} is negative"
-            return f"{value!r} is not an amount with an ISO 4217 currency ('12.50 USD')"
-        if positive and Decimal(match.group(1)) <= 0:
+        money = parse_money(value)
+        if isinstance(money, str):
+            return money
+        if money.comma and not comma_decimal:
+            dotted = value.replace(",", ".")
+            return f"{value!r} uses a comma as decimal separator; write {dotted!r}"
+        if money.amount < 0:
+            return f"{value!r} is negative"
+        if money.amount == 0 and positive and not allow_zero:
             return f"{value!r} must be more than zero"
+        if currencies and money.currency not in currencies:
+            return (f"currency {money.currency} is not accepted here (one of "
+                    + ", ".join(sorted(currencies)) + ")")
         return None
     return test
+
+
+def _currencies(params: Mapping[str, Any]) -> frozenset[str]:
+    raw = params.get("currencies")
+    if raw is None:
+        return frozenset()
+    if not isinstance(raw, list) or not raw or not all(isinstance(c, str) for c in raw):
+        raise ValueError("currencies must be a non-empty list of ISO 4217 codes")
+    unknown = [c for c in raw if c not in ISO_4217]
+    if unknown:
+        raise ValueError("not ISO 4217 currency codes: " + ", ".join(unknown))
+    return frozenset(raw)
 
 
 def gtin_check_digit_ok(digits: str) -> bool:
@@ -106,7 +130,10 @@ def gtin_check_digit_ok(digits: str) -> bool:
     return (10 - total % 10) % 10 == int(digits[-1])
 
 
-_COUPON_PREFIXES = ("981", "982", "983", "984", "99", "05")
+# Google's GTIN page (answer/6324461): coupons use the GS1 prefixes 05 and 98-99,
+# restricted circulation 02, 04 and 2; both disapprove the product.
+_COUPON_PREFIXES = ("05", "98", "99")
+_RESTRICTED_PREFIXES = ("02", "04", "2")
 
 
 def _gtin(params: Mapping[str, Any]) -> Test:
@@ -135,7 +162,7 @@ def _gtin_coupon(_: Mapping[str, Any]) -> Test:
     def test(value: str) -> str | None:
         view = _gtin13_view(value)
         if view.startswith(_COUPON_PREFIXES):
-            return f"{value!r} is in a coupon range (prefix {view[:3]})"
+            return f"{value!r} is in a coupon range (prefix {view[:2]})"
         return None
     return test
 
@@ -143,27 +170,63 @@ def _gtin_coupon(_: Mapping[str, Any]) -> Test:
 def _gtin_restricted(_: Mapping[str, Any]) -> Test:
     def test(value: str) -> str | None:
         view = _gtin13_view(value)
-        if view.startswith(("02", "04", "2")):
+        if view.startswith(_RESTRICTED_PREFIXES):
             return f"{value!r} is a restricted-circulation number (prefix {view[:2]})"
         return None
     return test
 
 
-def _parse_iso(text: str) -> bool:
+def parse_iso(text: str) -> datetime | None:
+    """An ISO 8601 date or date-time (``2016-02-24T13:00-0800``), or None."""
     candidate = text.strip()
     if candidate.endswith("Z"):
         candidate = candidate[:-1] + "+00:00"
     # Google writes offsets as -0800; fromisoformat in 3.11 accepts that form too.
     try:
-        datetime.fromisoformat(candidate)
+        return datetime.fromisoformat(candidate)
     except ValueError:
-        return False
-    return True
+        return None
+
+
+def _parse_iso(text: str) -> bool:
+    return parse_iso(text) is not None
+
+
+def reference_now() -> datetime:
+    """The moment rules relative to "now" measure from (``max_future_days``).
+
+    ``FEEDSYNC_NOW`` (an ISO 8601 date-time) fixes it, for tests and reproducible builds;
+    otherwise the current UTC time. Read when a channel is compiled, so one run uses one
+    moment throughout (parallel workers included: they inherit the environment).
+    """
+    fixed = os.environ.get("FEEDSYNC_NOW", "").strip()
+    moment = parse_iso(fixed) if fixed else None
+    if fixed and moment is None:
+        raise ValueError(f"FEEDSYNC_NOW={fixed!r} is not an ISO 8601 date-time")
+    return _aware(moment) if moment is not None else datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _date(_: Mapping[str, Any]) -> Test:
     def test(value: str) -> str | None:
         return None if not value or _parse_iso(value) else f"{value!r} is not an ISO 8601 date"
+    return test
+
+
+def _date_ahead(params: Mapping[str, Any]) -> Test:
+    """At most ``days`` days after now (``reference_now``). A value that is no date passes:
+    the ``date`` rule reports that, at its own severity."""
+    days = _int(params, "days")
+    limit = reference_now() + timedelta(days=days)
+
+    def test(value: str) -> str | None:
+        moment = parse_iso(value) if value else None
+        if moment is not None and _aware(moment) > limit:
+            return f"{value!r} is more than {days} days ahead"
+        return None
     return test
 
 
@@ -174,6 +237,77 @@ def _date_range(_: Mapping[str, Any]) -> Test:
         parts = value.split("/")
         if len(parts) != 2 or not all(_parse_iso(p) for p in parts):
             return f"{value!r} is not two ISO 8601 dates joined by '/'"
+        return None
+    return test
+
+
+# Google's shipping text form (answer/6324484): country:area:service:price, then optionally
+# min_handling_time:max_handling_time:min_transit_time:max_transit_time (business days).
+SHIPPING_PARTS = ("country", "region", "service", "price", "min_handling_time",
+                  "max_handling_time", "min_transit_time", "max_transit_time")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_DAYS = re.compile(r"^\d+$")
+
+
+def _shipping(_: Mapping[str, Any]) -> Test:
+    """One shipping group in Google's text form, e.g. ``US:CA:Overnight:16.00 USD:1:1:2:3``.
+
+    Country (ISO 3166-1 alpha-2) and price are required; the price may be 0 (free
+    shipping); handling and transit times are whole business days, a minimum only with
+    its maximum and not above it (Merchant API message Shipping, products_common.proto).
+    """
+    def test(value: str) -> str | None:
+        parts = value.split(":")
+        if len(parts) < 4 or len(parts) > len(SHIPPING_PARTS):
+            return (f"{value[:80]!r} is not country:region:service:price[:min_handling:"
+                    "max_handling:min_transit:max_transit]")
+        named = dict(zip(SHIPPING_PARTS, (p.strip() for p in parts), strict=False))
+        if not _COUNTRY.match(named["country"]):
+            return f"shipping country {named['country']!r} is not a 2-letter country code"
+        price = named["price"]
+        if not price:
+            return "shipping needs a price (0 for free shipping)"
+        money = parse_money(price)
+        if isinstance(money, str) or money.comma or money.amount < 0:
+            return f"shipping price {price!r} is not an amount with a currency ('4.95 USD')"
+        return _shipping_times(named)
+    return test
+
+
+def _shipping_times(named: Mapping[str, str]) -> str | None:
+    for kind in ("handling", "transit"):
+        low, high = named.get(f"min_{kind}_time", ""), named.get(f"max_{kind}_time", "")
+        for label, text in ((f"min_{kind}_time", low), (f"max_{kind}_time", high)):
+            if text and not _DAYS.match(text):
+                return f"{label} {text!r} is not a whole number of days"
+        if low and not high:
+            return f"min_{kind}_time needs max_{kind}_time"
+        if low and high and int(low) > int(high):
+            return f"min_{kind}_time {low} is more than max_{kind}_time {high}"
+    return None
+
+
+# Google's business-days attributes (answer/16072859, answer/16072858): days separated by
+# ";" or a range with "-", each day in one of three spellings, not mixed.
+_DAY_STYLES = (
+    ("M", "T", "W", "R", "F", "S", "U"),
+    ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+)
+
+
+def _business_days(_: Mapping[str, Any]) -> Test:
+    """``Mon;Tue;Wed``, ``Mon-Fri`` or ``M-R;S``: week days in one spelling."""
+    def test(value: str) -> str | None:
+        days = [d.strip() for part in value.split(";") for d in part.split("-")]
+        styles = {i for i, style in enumerate(_DAY_STYLES) for d in days if d in style}
+        unknown = [d for d in days if not any(d in style for style in _DAY_STYLES)]
+        if unknown:
+            return f"{unknown[0]!r} is not a day of the week (M, Mon or Monday ...)"
+        if len(styles) > 1:
+            return f"{value!r} mixes day spellings; use one (M, Mon or Monday)"
+        if any(part.count("-") > 1 for part in value.split(";")):
+            return f"{value!r} has a range with more than two days"
         return None
     return test
 
@@ -233,6 +367,13 @@ def _all_caps(params: Mapping[str, Any]) -> Test:
     return test
 
 
+def _flag(params: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = params.get(name, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"{name!r} must be true or false")
+    return value
+
+
 def _int(params: Mapping[str, Any], name: str) -> int:
     value = params.get(name)
     if not isinstance(value, int) or isinstance(value, bool):
@@ -251,7 +392,10 @@ CHECKS: dict[str, CheckType] = {
     "gtin_coupon": CheckType("gtin-coupon-range", _gtin_coupon),
     "gtin_restricted": CheckType("gtin-restricted-range", _gtin_restricted),
     "date": CheckType("bad-date", _date),
+    "date_ahead": CheckType("date-too-far-ahead", _date_ahead),
     "date_range": CheckType("bad-date-range", _date_range),
+    "shipping": CheckType("bad-shipping", _shipping),
+    "business_days": CheckType("bad-business-days", _business_days),
     "pattern": CheckType("pattern-mismatch", _pattern),
     "max_count": CheckType("too-many-values", _max_count, per_value=False),
     "no_private_use": CheckType("private-use-char", _no_private_use),

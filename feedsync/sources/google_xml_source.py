@@ -7,11 +7,12 @@
   gives them. Other elements (``guid``, ``pubDate``, Atom ``id``...) are ignored.
 - Repeated elements (``additional_image_link``, ``product_type``, ``shipping``...) are
   joined with ``,`` in document order (empty ones left out).
-- Nested ``g:shipping`` becomes Google's text form ``country:region:service:price`` and
+- Nested ``g:shipping`` becomes Google's text form ``country:region:service:price``, with
+  ``:min_handling_time:max_handling_time:min_transit_time:max_transit_time`` when the
+  element gives them (answer/6324484: ``US:CA:Overnight:16.00 USD:1:1:2:3``), and
   ``g:tax`` ``country:region:rate:tax_ship`` (region, else postal_code / location_id /
   location_group_name); the children of any other nested element are joined with ``:``
-  in document order. Sub-elements outside those layouts (e.g. shipping handling times)
-  are not carried over.
+  in document order. Sub-elements outside those layouts are not carried over.
 - Text is stripped of surrounding whitespace; values are otherwise kept as given
   (``in stock`` is normalised later by the channel, not here).
 - ``Record.line`` is the line of the ``<item>``/``<entry>`` start tag.
@@ -59,7 +60,8 @@ _PLAIN_KEYS: dict[str, str] = {
 }
 _REGION = ("region", "postal_code", "location_id", "location_group_name")
 LAYOUTS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "shipping": (("country",), _REGION, ("service",), ("price",)),
+    "shipping": (("country",), _REGION, ("service",), ("price",), ("min_handling_time",),
+                 ("max_handling_time",), ("min_transit_time",), ("max_transit_time",)),
     "tax": (("country",), _REGION, ("rate",), ("tax_ship",)),
 }
 _DTD_TIP = "remove the <!DOCTYPE ...> declaration: feeds never need one"
@@ -179,7 +181,10 @@ def _nested(name: str, elem: Any) -> str:
     if layout is None:
         return ":".join(text for _, text in parts)
     found = dict(reversed(parts))  # the first of a repeated sub-element wins
-    return ":".join(next((found[k] for k in slot if found.get(k)), "") for slot in layout)
+    texts = [next((found[k] for k in slot if found.get(k)), "") for slot in layout]
+    while len(texts) > 4 and not texts[-1]:  # optional trailing parts (shipping times)
+        texts.pop()
+    return ":".join(texts)
 
 
 def _local(tag: str) -> str:

@@ -10,6 +10,12 @@ Option ``one_line: true`` is for channels whose text feeds are one item per line
 cannot take a quoted line break (Google's TSV: "tabs and newlines inside values break the
 row", ../shared/specs/google-merchant.md 3.2): every run of tabs, CRs and LFs inside a
 value becomes one space.
+
+Option ``quoting: none`` (tab-delimited only) writes every value as it is, never quoted,
+for channels that ask for unquoted values (Microsoft Merchant Center: "do not enclose in
+quotes", https://help.ads.microsoft.com/apex/index/3/en-us/51084). A value cannot then
+hold a tab or a line break: the validator replaces them and reports each one
+(``CompiledChannel(clean_breaks=True)``); the writer replaces any left, as a safety net.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
+from feedsync.errors import TemplateError
 from feedsync.writers.base import Layout
 
 _BREAKS = re.compile(r"[\t\r\n]+")
@@ -34,6 +41,10 @@ class DelimitedWriter:
         self.delimiter = delimiter
         self._columns = [(c.name, c.multi, c.separator) for c in layout.columns]
         self._one_line = bool(layout.options.get("one_line", False))
+        self._unquoted = unquoted(layout.options)
+        if self._unquoted and delimiter != "\t":
+            raise TemplateError("quoting: none needs a tab-delimited writer (tsv): a value "
+                                "could hold the delimiter")
         self._handle: BinaryIO | None = None
         # Rows are formatted into a string buffer and written as bytes: the same bytes
         # whether this process writes them or a parallel worker encoded them.
@@ -52,6 +63,8 @@ class DelimitedWriter:
         """The cells of one item, and whether the row must be quoted whole."""
         row = [sep.join(item[name]) if multi else item[name]
                for name, multi, sep in self._columns]
+        if self._unquoted:
+            return [_BREAKS.sub(" ", value) for value in row], False
         joined = "".join(row)
         if self._one_line and _BREAKS.search(joined):
             row = [_BREAKS.sub(" ", value) for value in row]
@@ -69,6 +82,8 @@ class DelimitedWriter:
     def encode(self, item: Mapping[str, Any]) -> bytes:
         """The row's bytes."""
         row, quote_all = self._row(item)
+        if self._unquoted:
+            return ("\t".join(row) + "\n").encode("utf-8")
         (self._quote_all if quote_all else self._minimal).writerow(row)
         return self._take()
 
@@ -81,6 +96,14 @@ class DelimitedWriter:
 
     def finish(self) -> None:
         pass  # the AtomicFile owns the handle; nothing is buffered here
+
+
+def unquoted(options: Mapping[str, Any]) -> bool:
+    """Whether writer ``options`` ask for unquoted values (``quoting: none``)."""
+    quoting = options.get("quoting", "minimal")
+    if quoting not in ("minimal", "none"):
+        raise TemplateError(f"quoting must be minimal or none, not {quoting!r}")
+    return bool(quoting == "none")
 
 
 def csv_writer(layout: Layout) -> DelimitedWriter:

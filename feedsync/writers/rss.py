@@ -102,7 +102,10 @@ class RssWriter:
             if children:
                 for one in value if multi else (value,):
                     add(f"<{tag}>")
-                    for child, part in zip(children, one.split(child_sep), strict=False):
+                    # The last part keeps any further separators: a structured title's
+                    # content may hold a colon ("Stride & Conquer: Shoes").
+                    pieces = one.split(child_sep, len(children) - 1)
+                    for child, part in zip(children, pieces, strict=False):
                         if part:
                             add(f"<{child}>{escape_text(part)}</{child}>")
                     add(f"</{tag}>")
