@@ -15,6 +15,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from feedsync.rules.currencies import ISO_4217_CURRENCIES
+
 Test = Callable[[Any], "str | None"]
 
 
@@ -79,25 +81,59 @@ def _url(params: Mapping[str, Any]) -> Test:
 
 
 _MONEY = re.compile(r"^(\d+(?:\.\d+)?) ([A-Z]{3})$")
+_MONEY_COMMA = re.compile(r"^(\d+(?:[.,]\d+)?) ([A-Z]{3})$")
 
 
 def _money(params: Mapping[str, Any]) -> Test:
+    """``"<amount> <ISO 4217 code>"``, e.g. ``12.50 USD``.
+
+    ``positive`` (default true): the amount must be more than zero; ``allow_zero`` lets 0
+    through as well. ``comma_decimal`` accepts ``12,50 EUR``. ``currencies`` restricts the
+    code to a list. A code outside ISO 4217 always fails, and so does anything that is not
+    a plain decimal amount (NaN, inf, thousands separators).
+    """
     positive = bool(params.get("positive", True))
+    allow_zero = bool(params.get("allow_zero", False))
+    pattern = _MONEY_COMMA if params.get("comma_decimal", False) else _MONEY
+    allowed = _currency_list(params)
 
     def test(value: str) -> str | None:
         if not value:
             return None
-        match = _MONEY.match(value)
+        match = pattern.match(value)
         if match is None:
-            if re.match(r"^-?\d+(?:\.\d+)?$", value):
-                return f"{value!r} has no currency (ISO 4217 code such as 'USD')"
-            if value.startswith("-"):
-                return f"{value!r} is negative"
-            return f"{value!r} is not an amount with an ISO 4217 currency ('12.50 USD')"
-        if positive and Decimal(match.group(1)) <= 0:
-            return f"{value!r} must be more than zero"
+            return _money_format_reason(value, pattern is _MONEY_COMMA)
+        code = match.group(2)
+        if code not in ISO_4217_CURRENCIES:
+            return f"{value!r}: {code!r} is not an ISO 4217 currency code"
+        if allowed is not None and code not in allowed:
+            return f"{value!r}: the currency must be " + " or ".join(sorted(allowed))
+        if positive:
+            amount = Decimal(match.group(1).replace(",", "."))
+            if amount < 0 or (amount == 0 and not allow_zero):
+                return f"{value!r} must be more than zero"
         return None
     return test
+
+
+def _money_format_reason(value: str, comma_decimal: bool) -> str:
+    if not comma_decimal and re.match(r"^-?\d+,\d+(?: ?[A-Za-z]{3})?$", value):
+        return f"{value!r} uses a comma as decimal separator; this channel needs a period"
+    if re.match(r"^-?\d+(?:[.,]\d+)?$", value):
+        return f"{value!r} has no currency (ISO 4217 code such as 'USD')"
+    if value.startswith("-"):
+        return f"{value!r} is negative"
+    return f"{value!r} is not an amount with an ISO 4217 currency ('12.50 USD')"
+
+
+def _currency_list(params: Mapping[str, Any]) -> frozenset[str] | None:
+    codes = params.get("currencies")
+    if codes is None:
+        return None
+    if not isinstance(codes, list) or not codes or not all(
+            isinstance(c, str) and c in ISO_4217_CURRENCIES for c in codes):
+        raise ValueError("money 'currencies' must be a list of ISO 4217 codes")
+    return frozenset(codes)
 
 
 def gtin_check_digit_ok(digits: str) -> bool:
