@@ -129,6 +129,20 @@ _ALL: Final[tuple[Code, ...]] = (
                                   "names", "warning"),
     _check("bad-shipping", "shipping", "not Google's `country:region:service:price[:min_handling:"
            "max_handling:min_transit:max_transit]`, or a bad price or day count"),
+    _template("image-format", "an image link not ending in .jpeg, .jpg or .png, as TikTok's "
+              "diagnostics ask", "hint"),
+    _template("inconsistent-currency", "sale_price and price in different currencies"),
+    _template("missing-condition", "no condition (Pinterest publishes the item, with less "
+              "visibility)", "warning"),
+    _template("promotional-text-possible", "\"sale\" or \"% off\" in the title (TikTok's own "
+              "three phrases are `promotional-text`)", "warning"),
+    _template("tax-category-outside-us", "commerce_tax_category on a target outside the US "
+              "(Meta's tax categories are US-only)", "warning"),
+    _template("too-many-shipping-groups", "more than one shipping group (Pinterest takes one)",
+              "warning"),
+    _template("unknown-currency", "the price names a currency that is not ISO 4217"),
+    _template("zero-price", "a price of 0, which the channel does not say it accepts",
+              "warning"),
     _check("bad-business-days", "business_days", "not week days separated by `;` or a `-` "
            "range, in one spelling (M, Mon or Monday)"),
     _check("date-too-far-ahead", "date_ahead", "a date more than `days` days after now "
@@ -183,8 +197,6 @@ _ALL: Final[tuple[Code, ...]] = (
     _template("category-too-shallow", "a text category with fewer than 2 levels", "warning"),
     _template("additional-images-too-long", "additional image links over 2,000 characters "
                                             "in all", "warning"),
-    _template("missing-required-unconfirmed", "required only according to an unconfirmed "
-                                              "source; the product is kept", "warning"),
     _template("emoji-in-title", "the title contains an emoji"),
     _template("format-char", "an invisible formatting character in sku_id or title"),
     _template("price-without-currency", "a price without currency (Pinterest reads it as "
@@ -206,6 +218,9 @@ _ALL: Final[tuple[Code, ...]] = (
          "(the JSON path is named)", source=_SCHEMA),
     Code("amazon-bad-value", "error", "writer", "a value Amazon cannot take (e.g. a price "
          "without a currency, a GTIN of the wrong length)", source=_SCHEMA),
+    Code("amazon-currency-mismatch", "error", "writer", "the offer's currency is not the "
+         "marketplace's (`channel_templates/amazon/marketplaces.csv`)",
+         source="https://developer-docs.amazon.com/sp-api/docs/marketplace-ids"),
     Code("amazon-duplicate-sku", "error", "writer", "the same SKU twice in one feed",
          source=_SCHEMA),
     # --- feedsync's own findings ------------------------------------------------------------

@@ -422,7 +422,8 @@ def test_deleting_most_skus_is_refused_unless_allowed(tmp_path: Path) -> None:
 def test_another_marketplace_starts_from_scratch(tmp_path: Path) -> None:
     out = tmp_path / "out"
     _build(write_csv(tmp_path / "one.csv", SHIRTS), out)
-    _build(write_csv(tmp_path / "two.csv", SHIRTS[:5]), out, {"marketplace_id": "A1PA6795UKMFR9"})
+    german = [{**row, "currency": "EUR"} for row in SHIRTS[:5]]   # amazon.de sells in EUR
+    _build(write_csv(tmp_path / "two.csv", german), out, {"marketplace_id": "A1PA6795UKMFR9"})
     operations = {m["operationType"] for m in _messages(out).values()}
     assert operations == {"UPDATE"}   # SH-6 belonged to the other marketplace's feed
 
@@ -538,6 +539,35 @@ def test_the_writer_refuses_a_sku_it_already_wrote(tmp_path: Path) -> None:
     assert (caught.value.code, caught.value.field) == ("amazon-duplicate-sku", "sku")
 
 
+def test_an_offer_in_another_currency_than_the_marketplace_is_rejected(tmp_path: Path) -> None:
+    # Amazon's marketplace-ids page gives each id's country; amazon.com sells in USD,
+    # amazon.de in EUR (channel_templates/amazon/marketplaces.csv).
+    rows = [_row("USD-1"), _row("EUR-1", currency="EUR"), _row("GBP-1", price="9.00 GBP")]
+    us = _build(write_csv(tmp_path / "c.csv", rows), tmp_path / "us")
+    assert _errors(us) == {"EUR-1": {"amazon-currency-mismatch"},
+                           "GBP-1": {"amazon-currency-mismatch"}}
+    issue = _issues(us, "amazon-currency-mismatch")[0]
+    assert issue["field"] == "purchasable_offer" and "sells in USD" in issue["message"]
+    assert issue["source"] == "https://developer-docs.amazon.com/sp-api/docs/marketplace-ids"
+    assert list(_messages(tmp_path / "us")) == ["USD-1"]
+    de = _build(write_csv(tmp_path / "c.csv", rows), tmp_path / "de",
+                {"marketplace_id": "A1PA6795UKMFR9"})
+    assert _errors(de) == {"USD-1": {"amazon-currency-mismatch"},
+                           "GBP-1": {"amazon-currency-mismatch"}}
+    # An id missing from the table (a marketplace opened since) is not guessed at.
+    other = _build(write_csv(tmp_path / "c.csv", rows), tmp_path / "other",
+                   {"marketplace_id": "A0NEWMARKET00"})
+    assert _errors(other) == {}
+
+
+def test_every_marketplace_has_an_iso_currency() -> None:
+    from feedsync.rules.currencies import ISO_4217_CURRENCIES
+    from feedsync.writers.amazon import marketplace_currencies
+    table = marketplace_currencies()
+    assert table["ATVPDKIKX0DER"] == "USD" and table["A1F83G8C2ARO7P"] == "GBP"
+    assert len(table) == 23 and set(table.values()) <= ISO_4217_CURRENCIES
+
+
 def test_writer_without_an_output_directory_sends_full_updates() -> None:
     """What push's staging build and any run without --out get: no sidecar, no DELETE."""
     columns = tuple(Column(name=n, header=n, multi=n == "product_type_keys")
@@ -548,15 +578,15 @@ def test_writer_without_an_output_directory_sends_full_updates() -> None:
     handle = BytesIO()
     writer.start(handle)
     writer.write({"sku": "A", "product_type": "SHIRT", "product_type_keys": [],
-                  "item_name": "Shirt", "purchasable_offer": "10.00 EUR"})
+                  "item_name": "Shirt", "purchasable_offer": "10.00 USD"})
     with pytest.raises(ItemRejected) as caught:   # nothing to map the type from
         writer.write({"sku": "B", "product_type": "", "product_type_keys": ["X"],
-                      "item_name": "Shirt", "purchasable_offer": "10.00 EUR"})
+                      "item_name": "Shirt", "purchasable_offer": "10.00 USD"})
     assert caught.value.code == "amazon-no-product-type"
     size = len(handle.getvalue())
     with pytest.raises(ItemRejected) as caught:   # nothing written for a rejected item
         writer.write({"sku": "", "product_type": "SHIRT", "product_type_keys": [],
-                      "item_name": "Shirt", "purchasable_offer": "10.00 EUR"})
+                      "item_name": "Shirt", "purchasable_offer": "10.00 USD"})
     assert caught.value.code == "amazon-schema" and caught.value.field == "sku"
     assert len(handle.getvalue()) == size
     writer.finish()

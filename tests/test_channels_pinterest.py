@@ -2,8 +2,9 @@
 
 Builds the example catalog and real shop exports into all three outputs (TSV, CSV, RSS),
 parses each, and holds the channel to exactly the rejections ../shared/specs/pinterest.md
-calls for. Limits and value lists come from Pinterest's OpenAPI and are errors; the list
-of required fields is only known from feed vendors, so a missing field is a warning.
+calls for. Limits, value lists and severities come from Pinterest's OpenAPI: a check is an
+error where its feed validation schema lists it among the errors ("those items will not
+be published"), a warning where it lists it among the warnings.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ EXPECTED_REJECTIONS = {
     "COMMA-PRICE-1": {"bad-money"},   # "1,99": a decimal comma is none of Pinterest's formats
     "BAD-AVAIL-1": {"not-in-enum"},   # "maybe"
     "LAMP-ARC": {"not-in-enum"},      # backorder: Pinterest has no such availability
+    "NO-PRICE-1": {"missing-required"},   # PRICE_MISSING
+    "NO-IMAGE-1": {"missing-required"},   # IMAGE_LINK_MISSING
 }
 
 
@@ -87,12 +90,17 @@ def test_example_catalog_rejects_exactly_the_products_that_break_pinterests_rule
     assert written == expected
 
 
-def test_example_catalog_missing_fields_only_warn(example_build: tuple[Path, RunReport]) -> None:
+def test_example_catalog_warnings_keep_the_product(example_build: tuple[Path, RunReport]) -> None:
     _, report = example_build
-    warnings = issues_by_product(report, "warning")
-    assert "missing-required-unconfirmed" in warnings["NO-PRICE-1"]
-    assert "missing-required-unconfirmed" in warnings["NO-IMAGE-1"]
-    assert "too-many-images" in warnings["PAN-28"]
+    # Two shipping groups (US and CA) and no target country: Pinterest takes one group
+    # (SHIPPING_INVALID is a warning); a target country picks one (test below).
+    two_groups = {f"TS-100-{c}-{s}": {"too-many-shipping-groups"}
+                  for c in ("NAVY", "HEAT") for s in "SML"}
+    assert issues_by_product(report, "warning") == {
+        **two_groups, "PAN-28": {"too-many-images"}, "BAD-GTIN-1": {"bad-gtin"}}
+    # "1,99" now carries its currency ("1,99 USD"); Pinterest cannot read a decimal
+    # comma, so it is an error (bad-money), not a currency warning.
+    assert issues_by_product(report, "error")["COMMA-PRICE-1"] == {"bad-money"}
 
 
 def test_three_outputs_hold_the_same_products(example_build: tuple[Path, RunReport]) -> None:
@@ -133,23 +141,44 @@ def test_openapi_limits_and_values_reject(tmp_path: Path) -> None:
         _row("OK-1"),
         _row("OK-2", product_type="Home & Garden > Decor", age_group="kids",
              sale_price="30.00", sale_price_effective_date="2026-11-01T00:00Z/2026-11-30T23:59Z"),
-        _row("SALE-1", sale_price="40.00"),                  # not lower than price
-        _row("SALE-2", sale_price="45.00"),
-        _row("TYPE-1", product_type="Home & Garden>Decor"),  # '>' without spaces
-        _row("TITLE-1", title="x" * 501),
         _row("I" * 128),                                      # id longer than 127
-        _row("AGE-1", age_group="teen"),                      # Meta has it, Pinterest not
-        _row("GENDER-1", gender="women"),
-        _row("LINK-1", link="https://shop.example.com/" + "p" * 500),
-        _row("LABEL-1", custom_label_0="l" * 512),
+        _row("LINK-1", link="https://shop.example.com/" + "p" * 500),   # LINK_LENGTH_TOO_LONG
+        _row("NOLINK-1", link=""),                                     # PRODUCT_LINK_MISSING
+        _row("NODESC-1", description=""),                              # DESCRIPTION_MISSING
+        _row("CUR-1", price="12.50 ABC"),                              # PRODUCT_PRICE_INVALID
+        # Warnings only: Pinterest publishes these items.
+        _row("SALE-1", sale_price="40.00"),                  # SALES_PRICE_INVALID
+        _row("TYPE-1", product_type="Home & Garden>Decor"),  # '>' without spaces
+        _row("TITLE-1", title="x" * 501),                    # TITLE_LENGTH_TOO_LONG: truncated
+        _row("AGE-1", age_group="teen"),                     # AGE_GROUP_INVALID
+        _row("LABEL-1", custom_label_0="l" * 512),           # CUSTOM_LABEL_LENGTH_TOO_LONG
     ], columns=[*COLUMNS, "custom_label_0"])
     report = _build(tmp_path, catalog)
     assert issues_by_product(report, "error") == {
-        "SALE-1": {"sale-price-not-below-price"}, "SALE-2": {"sale-price-not-below-price"},
-        "TYPE-1": {"bad-category-separator"}, "TITLE-1": {"too-long"}, "I" * 128: {"too-long"},
-        "AGE-1": {"not-in-enum"}, "GENDER-1": {"not-in-enum"}, "LINK-1": {"too-long"},
-        "LABEL-1": {"too-long"}}
-    assert [row["id"] for row in _tsv_rows(tmp_path / "pinterest.tsv")] == ["OK-1", "OK-2"]
+        "I" * 128: {"too-long"}, "LINK-1": {"too-long"}, "NOLINK-1": {"missing-required"},
+        "NODESC-1": {"missing-required"}, "CUR-1": {"unknown-currency"}}
+    assert issues_by_product(report, "warning") == {
+        "SALE-1": {"sale-price-not-below-price"}, "TYPE-1": {"bad-category-separator"},
+        "TITLE-1": {"too-long"}, "AGE-1": {"not-in-enum"}, "LABEL-1": {"too-long"}}
+    assert [row["id"] for row in _tsv_rows(tmp_path / "pinterest.tsv")] == [
+        "OK-1", "OK-2", "SALE-1", "TYPE-1", "TITLE-1", "AGE-1", "LABEL-1"]
+
+
+def test_the_target_country_picks_the_one_shipping_group(tmp_path: Path) -> None:
+    both = "US::Standard:4.95 USD,CA::Standard:9.95 USD"
+    catalog = write_csv(tmp_path / "c.csv", [_row("SHIP-1", shipping=both),
+                                             _row("SHIP-2", shipping="CA::Express:20 CAD")],
+                        columns=[*COLUMNS, "shipping"])
+    report = _build(tmp_path, catalog, {"channels": {"pinterest": {
+        "target": {"country": "CA"}, "outputs": ["tsv", "xml"]}}})
+    assert issues_by_product(report, "warning") == {}
+    rows = {row["id"]: row for row in _tsv_rows(tmp_path / "pinterest.tsv")}
+    assert rows["SHIP-1"]["shipping"] == "CA::Standard:9.95 USD"
+    assert rows["SHIP-2"]["shipping"] == "CA::Express:20 CAD"
+    items = parse_feed(tmp_path / "pinterest.xml").getroot().findall("channel/item")
+    shipping = items[0].findall(G + "shipping")
+    assert [(s.findtext(G + "country"), s.findtext(G + "price")) for s in shipping] == [
+        ("CA", "9.95 USD")]
 
 
 def test_missing_currency_and_commas_in_images_only_warn(tmp_path: Path) -> None:

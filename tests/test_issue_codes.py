@@ -28,7 +28,8 @@ TEMPLATES = ROOT / "channel_templates"
 _CODE = re.compile(r"^[a-z]+(?:-[a-z]+)+$")
 # Calls that take a code: the keyword ``code=`` or this positional index.
 _CODE_ARGS = {"Issue": 0, "RowProblem": 2, "ItemRejected": 0, "GateReason": 0,
-              "_problem": 1}  # csv_source's RowProblem helper
+              "_problem": 1,  # csv_source's RowProblem helper
+              "_BadValue": 2}  # the Amazon writer's value refusal
 
 
 def _strings(node: ast.AST) -> list[str]:
@@ -53,6 +54,12 @@ def python_codes() -> dict[str, set[str]]:
                         codes += _strings(node.args[index])
                     codes += [s for k in node.keywords if k.arg == "code"
                               for s in _strings(k.value)]
+            elif isinstance(node, ast.FunctionDef):
+                # a default code (``code: str = "amazon-bad-value"``) is emitted too
+                arguments = node.args
+                named = arguments.args[len(arguments.args) - len(arguments.defaults):]
+                codes += [s for a, d in zip(named, arguments.defaults, strict=True)
+                          if a.arg == "code" for s in _strings(d)]
             elif isinstance(node, ast.Subscript) and getattr(node.value, "id", "") == "CODES":
                 codes += _strings(node.slice)
             elif isinstance(node, ast.Assign) and any(

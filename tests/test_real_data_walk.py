@@ -5,11 +5,11 @@ Each catalog file is built twice into every channel template that ships
 
 - **as exported**: the only configuration is the shop's currency (none of these exports
   except Medusa's and Saleor's carries one), and what Amazon cannot run without
-  (placeholder seller and marketplace ids, and a product-type table mapping everything to
-  Amazon's generic ``PRODUCT`` type);
+  (a placeholder seller id, the marketplace that sells in the file's currency, and a
+  product-type table mapping everything to Amazon's generic ``PRODUCT`` type);
 - **configured**: as a merchant would configure it after reading docs/profiles.md: a
   ``link`` override per channel (no export holds the product page URL) and
-  ``defaults: {condition: new}`` (Amazon and TikTok require a condition, and most exports
+  ``defaults: {condition: new}`` (Amazon, Meta and TikTok require a condition, and most exports
   have none). This pass shows what a missing link would otherwise hide.
 
 For both, the test asserts that nothing but a documented ``FeedsyncError`` escapes, that
@@ -86,7 +86,9 @@ NO_AVAILABILITY = "missing-required:availability"
 NO_PRICE = "missing-required:price"
 ZERO_PRICE = "bad-money:price"            # a free download: price 0 is not a price
 NO_DESCRIPTION = "missing-required:description"
-TIKTOK_CONDITION = "missing-required:condition"
+CONDITION = "missing-required:condition"   # Meta and TikTok require a condition
+NO_BRAND = "missing-required:brand"        # TikTok requires a brand
+NO_IDENTIFIER = "missing-identifier:brand"  # Meta needs one of brand, gtin, mpn
 AMAZON_CONDITION = "missing-required:condition_type"
 AMAZON_USED = "not-in-enum:condition_type"  # "used" without Amazon's grade (used_good, ...)
 AMAZON_GTIN = "bad-gtin:externally_assigned_product_identifier"
@@ -97,7 +99,7 @@ AMAZON_ZERO_PRICE = "bad-money:purchasable_offer"
 
 
 # What the configured pass (link override, default condition) must remove.
-CONFIGURED_AWAY = {LINK, TIKTOK_CONDITION, AMAZON_CONDITION}
+CONFIGURED_AWAY = {LINK, CONDITION, AMAZON_CONDITION}
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class Expect:
     exported: dict[str, set[str]]
     configured: dict[str, set[str]] = field(default_factory=dict)
     problems: dict[str, int] = field(default_factory=dict)
+    marketplace: str = "ATVPDKIKX0DER"   # Amazon's, for offers in this file's currency
 
 
 # Local inventory lists a product's store rows (store code, quantity, availability, price),
@@ -124,10 +127,10 @@ def every(*reasons: str, but: dict[str, set[str]] | None = None) -> dict[str, se
     return table
 
 
-# Which channels treat a missing link as an error: Google, Microsoft (Google's rules) and
-# Meta do; Pinterest and TikTok only warn ("missing-required-unconfirmed"); Amazon's
-# listings have no link.
-NEEDS_LINK = ("google", "microsoft", "meta")
+# Which channels treat a missing link as an error: every one whose feed has a link (Google,
+# Microsoft, Meta, Pinterest's PRODUCT_LINK_MISSING, TikTok's nine required fields);
+# Amazon's listings have no link.
+NEEDS_LINK = ("google", "microsoft", "meta", "pinterest", "tiktok")
 
 
 def with_link(table: dict[str, set[str]]) -> dict[str, set[str]]:
@@ -137,21 +140,29 @@ def with_link(table: dict[str, set[str]]) -> dict[str, set[str]]:
 
 EXPECTED: dict[str, Expect] = {
     # Real merchant feeds already in Google's / Meta's vocabulary: no profile, all valid.
-    "google-feed-pallmann-store/google-merchant-feed.xml": Expect(read=305, exported={}),
-    "google-feed-atomra-home-romania/google-merchant-feed.xml": Expect(read=7, exported={}),
-    "meta-catalog-landingmaj/facebook-catalog.csv": Expect(read=36, exported={}),
+    # Their prices carry their own currency, so Amazon is given a marketplace selling in
+    # it: Pallmann and aqua-reve.com price in EUR (amazon.de, amazon.fr). No Amazon
+    # marketplace sells in RON (Amazon's marketplace-ids page), so Atomra's walk uses an
+    # id outside marketplaces.csv, which the writer does not currency-check; on any listed
+    # marketplace every Atomra offer is rightly refused (amazon-currency-mismatch).
+    "google-feed-pallmann-store/google-merchant-feed.xml": Expect(
+        read=305, exported={}, marketplace="A1PA6795UKMFR9"),
+    "google-feed-atomra-home-romania/google-merchant-feed.xml": Expect(
+        read=7, exported={}, marketplace="A0NOMARKETRON0"),
+    "meta-catalog-landingmaj/facebook-catalog.csv": Expect(
+        read=36, exported={}, marketplace="A13V1IB3VIYZZH"),
     # Shopify Partners demo CSVs (2018 columns). No URL; no condition column.
     "shopify-partners/apparel.csv": Expect(
         read=22,  # 20 products, one with 3 sizes
-        exported=with_link(every(but={"tiktok": {TIKTOK_CONDITION},
+        exported=with_link(every(but={"meta": {CONDITION}, "tiktok": {CONDITION},
                                       "amazon": {AMAZON_CONDITION}}))),
     "shopify-partners/home-and-garden.csv": Expect(
         read=21,
-        exported=with_link(every(but={"tiktok": {TIKTOK_CONDITION},
+        exported=with_link(every(but={"meta": {CONDITION}, "tiktok": {CONDITION},
                                       "amazon": {AMAZON_CONDITION}}))),
     "shopify-partners/jewelery.csv": Expect(
         read=23,  # 41 rows: 23 variants, 18 image-only rows
-        exported=with_link(every(but={"tiktok": {TIKTOK_CONDITION},
+        exported=with_link(every(but={"meta": {CONDITION}, "tiktok": {CONDITION},
                                       "amazon": {AMAZON_CONDITION}}))),
     # Shopify's sample template: 14 of 16 barcodes fail the check digit (made-up numbers),
     # 3 start with 5 (GS1's coupon range for 12-digit codes) and 3 with 2 or 4 (restricted
@@ -173,113 +184,124 @@ EXPECTED: dict[str, Expect] = {
         configured=every(but={"google": {GTIN}, "microsoft": {GTIN},
                               "amazon": {AMAZON_GTIN}})),
     # WooCommerce sample data. Its one external product has a link (External URL); the
-    # grouped product and the variable parents are not products.
+    # grouped product and the variable parents are not products. No brand, gtin or mpn
+    # anywhere (Meta needs one of them, TikTok a brand).
     "woocommerce/sample_products.csv": Expect(
         read=22, problems={"profile-not-a-product": 1},
-        exported=with_link(every(but={"tiktok": {TIKTOK_CONDITION},
+        exported=with_link(every(but={"meta": {CONDITION, NO_IDENTIFIER},
+                                      "tiktok": {CONDITION, NO_BRAND},
                                       "amazon": {AMAZON_CONDITION}}))),
     # Two variable products listed without their variations, and a grouped product.
     "woocommerce/experimental_sample_9_products.csv": Expect(
         read=6, problems={"profile-not-a-product": 3},
-        exported=with_link(every(but={"tiktok": {TIKTOK_CONDITION},
+        exported=with_link(every(but={"meta": {CONDITION, NO_IDENTIFIER},
+                                      "tiktok": {CONDITION, NO_BRAND},
                                       "amazon": {AMAZON_CONDITION}}))),
-    # The Blouse has an empty Regular price (Pinterest only warns).
+    # The Blouse has an empty Regular price.
     "woocommerce/experimental_fashion_sample_9_products.csv": Expect(
         read=7, problems={"profile-not-a-product": 2},
         exported=with_link(every(NO_PRICE, but={
-            "pinterest": set(), "tiktok": {TIKTOK_CONDITION, NO_PRICE},
+            "meta": {NO_PRICE, CONDITION, NO_IDENTIFIER},
+            "tiktok": {CONDITION, NO_PRICE, NO_BRAND},
             "amazon": {AMAZON_CONDITION, AMAZON_NO_PRICE}})),
-        configured=every(NO_PRICE, but={"pinterest": set(), "amazon": {AMAZON_NO_PRICE}})),
+        configured=every(NO_PRICE, but={"meta": {NO_PRICE, NO_IDENTIFIER},
+                                        "tiktok": {NO_PRICE, NO_BRAND},
+                                        "amazon": {AMAZON_NO_PRICE}})),
     # Magento's Luma catalog: images are paths inside the media folder (/m/h/mh01.jpg), so
-    # not URLs; 651 children have additional images, relative too. TikTok only warns.
+    # not URLs; 651 children have additional images, relative too (an error for Google,
+    # Microsoft and Meta; Pinterest and TikTok publish the item without them). No brand.
     "magento2-sample-data/products.csv": Expect(
         read=1847,  # 147 configurables are parents, not products
         exported=with_link(every(IMAGE_REL, EXTRA_REL, but={
-            "tiktok": {TIKTOK_CONDITION},
+            "meta": {IMAGE_REL, EXTRA_REL, CONDITION, NO_IDENTIFIER},
+            "pinterest": {IMAGE_REL}, "tiktok": {CONDITION, IMAGE_REL, NO_BRAND},
             "amazon": {AMAZON_CONDITION, AMAZON_IMAGE, AMAZON_EXTRA}})),
         configured=every(IMAGE_REL, EXTRA_REL, but={
-            "tiktok": set(), "amazon": {AMAZON_IMAGE, AMAZON_EXTRA}})),
-    # Magento's sample-data fixtures hold no image at all (Pinterest and TikTok warn).
+            "meta": {IMAGE_REL, EXTRA_REL, NO_IDENTIFIER}, "pinterest": {IMAGE_REL},
+            "tiktok": {IMAGE_REL, NO_BRAND}, "amazon": {AMAZON_IMAGE, AMAZON_EXTRA}})),
+    # Magento's sample-data fixtures hold no image at all.
     "magento2-sample-data/products_gear_bags.csv": Expect(
         read=14,
         exported=with_link(every(NO_IMAGE, but={
-            "pinterest": set(), "tiktok": {TIKTOK_CONDITION}, "amazon": {AMAZON_CONDITION}})),
-        configured=every(NO_IMAGE, but={"pinterest": set(), "tiktok": set(),
-                                        "amazon": set()})),
-    # Downloads: no stock column, so no availability; one video costs 0.
+            "meta": {NO_IMAGE, CONDITION, NO_IDENTIFIER},
+            "tiktok": {CONDITION, NO_IMAGE, NO_BRAND}, "amazon": {AMAZON_CONDITION}})),
+        configured=every(NO_IMAGE, but={"meta": {NO_IMAGE, NO_IDENTIFIER},
+                                        "tiktok": {NO_IMAGE, NO_BRAND}, "amazon": set()})),
+    # Downloads: no stock column, so no availability; one video costs 0 (Meta: price not
+    # positive; TikTok and Pinterest only warn of a zero price).
     "magento2-sample-data/products_training_video_download.csv": Expect(
         read=6,
         exported=with_link(every(NO_IMAGE, NO_AVAILABILITY, ZERO_PRICE, but={
-            "meta": {NO_IMAGE}, "pinterest": set(), LOCAL: {ZERO_PRICE},
-            "tiktok": {TIKTOK_CONDITION, NO_AVAILABILITY},
+            "meta": {NO_IMAGE, NO_AVAILABILITY, ZERO_PRICE, CONDITION, NO_IDENTIFIER},
+            "pinterest": {NO_IMAGE, NO_AVAILABILITY}, LOCAL: {ZERO_PRICE},
+            "tiktok": {CONDITION, NO_AVAILABILITY, NO_IMAGE, NO_BRAND},
             "amazon": {AMAZON_CONDITION, AMAZON_ZERO_PRICE}})),
         configured=every(NO_IMAGE, NO_AVAILABILITY, ZERO_PRICE, but={
-            "meta": {NO_IMAGE}, "pinterest": set(), "tiktok": {NO_AVAILABILITY},
+            "meta": {NO_IMAGE, NO_AVAILABILITY, ZERO_PRICE, NO_IDENTIFIER},
+            "pinterest": {NO_IMAGE, NO_AVAILABILITY},
+            "tiktok": {NO_AVAILABILITY, NO_IMAGE, NO_BRAND},
             LOCAL: {ZERO_PRICE},
             "amazon": {AMAZON_ZERO_PRICE}})),
     # A bundle priced by its options: no price of its own.
     "magento2-sample-data/yoga_bundle.csv": Expect(
         read=1,
         exported=with_link(every(NO_IMAGE, NO_PRICE, but={
-            "pinterest": set(), "tiktok": {TIKTOK_CONDITION, NO_PRICE},
+            "meta": {NO_IMAGE, NO_PRICE, CONDITION, NO_IDENTIFIER},
+            "tiktok": {CONDITION, NO_PRICE, NO_IMAGE, NO_BRAND},
             "amazon": {AMAZON_CONDITION, AMAZON_NO_PRICE}})),
         configured=every(NO_IMAGE, NO_PRICE, but={
-            "pinterest": set(), "tiktok": {NO_PRICE}, "amazon": {AMAZON_NO_PRICE}})),
+            "meta": {NO_IMAGE, NO_PRICE, NO_IDENTIFIER},
+            "tiktok": {NO_PRICE, NO_IMAGE, NO_BRAND}, "amazon": {AMAZON_NO_PRICE}})),
     # The same WooCommerce sample data as a WordPress export (wxr reader): the 7 variations
     # are products, their 2 variable parents are not, the grouped product is reported. Every
     # item carries its product page <link> (variations: ?attribute_pa_color=...), so only
-    # the missing condition remains, as in the CSV.
+    # the missing condition and brand remain, as in the CSV.
     "woocommerce/sample_products.xml": Expect(
         read=22, problems={"profile-not-a-product": 1},
-        exported=every(but={"tiktok": {TIKTOK_CONDITION}, "amazon": {AMAZON_CONDITION}})),
+        exported=every(but={"meta": {CONDITION, NO_IDENTIFIER},
+                            "tiktok": {CONDITION, NO_BRAND}, "amazon": {AMAZON_CONDITION}})),
     # PrestaShop's installer fixtures (prestashop-xml reader; texts joined from langs/en).
-    # Images are files of the installer (img/), not in the XML, and there is no URL:
-    # Google, Microsoft and Meta reject both (Pinterest and TikTok only warn). Condition
-    # is "new" on every row, so Amazon and TikTok accept them.
+    # Images are files of the installer (img/), not in the XML, and there is no URL.
+    # Condition is "new" on every row, so Amazon accepts them.
     "prestashop/fixtures-fashion/data/product.xml": Expect(
         read=19,
-        exported=with_link(every(but={"google": {NO_IMAGE}, "microsoft": {NO_IMAGE},
-                                      "meta": {NO_IMAGE}, "pinterest": set(),
-                                      "tiktok": set(), "amazon": set()})),
-        configured=every(but={"google": {NO_IMAGE}, "microsoft": {NO_IMAGE},
-                              "meta": {NO_IMAGE}, "pinterest": set(), "tiktok": set(),
-                              "amazon": set()})),
+        exported=with_link(every(NO_IMAGE, but={"tiktok": {NO_IMAGE, NO_BRAND},
+                                                "amazon": set()})),
+        configured=every(NO_IMAGE, but={"tiktok": {NO_IMAGE, NO_BRAND}, "amazon": set()})),
     # Its 39 combinations, joined with product.xml beside them (price + impact): the same
     # missing images and links.
     "prestashop/fixtures-fashion/data/product_attribute.xml": Expect(
         read=39,
-        exported=with_link(every(but={"google": {NO_IMAGE}, "microsoft": {NO_IMAGE},
-                                      "meta": {NO_IMAGE}, "pinterest": set(),
-                                      "tiktok": set(), "amazon": set()})),
-        configured=every(but={"google": {NO_IMAGE}, "microsoft": {NO_IMAGE},
-                              "meta": {NO_IMAGE}, "pinterest": set(), "tiktok": set(),
-                              "amazon": set()})),
+        exported=with_link(every(NO_IMAGE, but={"tiktok": {NO_IMAGE, NO_BRAND},
+                                                "amazon": set()})),
+        configured=every(NO_IMAGE, but={"tiktok": {NO_IMAGE, NO_BRAND}, "amazon": set()})),
     # Medusa's exporter test fixtures: images are bare file names (test-image.png), and the
-    # export holds no stock level for variants whose inventory Medusa manages.
+    # export holds no stock level for variants whose inventory Medusa manages. No brand.
     "medusa/exported-products-comma.csv": Expect(
         read=3,
         exported=with_link(every(IMAGE_REL, EXTRA_REL, NO_AVAILABILITY, but={
-            "meta": {IMAGE_REL, EXTRA_REL}, "pinterest": {IMAGE_REL, EXTRA_REL},
-            "tiktok": {TIKTOK_CONDITION, NO_AVAILABILITY}, LOCAL: set(),
+            "meta": {IMAGE_REL, EXTRA_REL, NO_AVAILABILITY, CONDITION, NO_IDENTIFIER},
+            "pinterest": {IMAGE_REL, NO_AVAILABILITY},
+            "tiktok": {CONDITION, NO_AVAILABILITY, IMAGE_REL, NO_BRAND},
+            LOCAL: set(),
             "amazon": {AMAZON_CONDITION, AMAZON_IMAGE, AMAZON_EXTRA}})),
         configured=every(IMAGE_REL, EXTRA_REL, NO_AVAILABILITY, but={
-            "meta": {IMAGE_REL, EXTRA_REL}, "pinterest": {IMAGE_REL, EXTRA_REL},
-            "tiktok": {NO_AVAILABILITY}, LOCAL: set(),
+            "meta": {IMAGE_REL, EXTRA_REL, NO_AVAILABILITY, NO_IDENTIFIER},
+            "pinterest": {IMAGE_REL, NO_AVAILABILITY},
+            "tiktok": {NO_AVAILABILITY, IMAGE_REL, NO_BRAND}, LOCAL: set(),
             "amazon": {AMAZON_IMAGE, AMAZON_EXTRA}})),
     # ... and the same data, semicolon-separated.
     "medusa/exported-products-semicolon.csv": Expect(read=3, exported={}),
     # PrestaShop's import samples: the EAN13 placeholder 1234567890123 fails the check
-    # digit; images on http://localhost are not reachable (Meta, Pinterest, Google reject;
-    # TikTok warns; Amazon's "used" needs a grade).
+    # digit; images on http://localhost are not reachable (Meta, Pinterest, TikTok and
+    # Google reject the main image; Amazon's "used" needs a grade).
     "prestashop/products_import.csv": Expect(
         read=7,
         exported=with_link(every(IMAGE_REL, EXTRA_REL, GTIN, but={
-            "meta": {IMAGE_REL, EXTRA_REL}, "pinterest": {IMAGE_REL, EXTRA_REL},
-            "tiktok": set(),
+            "meta": {IMAGE_REL, EXTRA_REL}, "pinterest": {IMAGE_REL}, "tiktok": {IMAGE_REL},
             "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_EXTRA, AMAZON_USED}})),
         configured=every(IMAGE_REL, EXTRA_REL, GTIN, but={
-            "meta": {IMAGE_REL, EXTRA_REL}, "pinterest": {IMAGE_REL, EXTRA_REL},
-            "tiktok": set(),
+            "meta": {IMAGE_REL, EXTRA_REL}, "pinterest": {IMAGE_REL}, "tiktok": {IMAGE_REL},
             "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_EXTRA, AMAZON_USED}})),
     # Combinations joined to products_import.csv beside them: 26 readable rows (the first
     # has a stray trailing ";", a ragged row) + the 3 products without combinations. 19 of
@@ -289,42 +311,46 @@ EXPECTED: dict[str, Expect] = {
         read=29, problems={"row-ragged": 1},
         exported=with_link(every(IMAGE_REL, EXTRA_REL, GTIN, DUPLICATE, but={
             "meta": {IMAGE_REL, EXTRA_REL, DUPLICATE},
-            "pinterest": {IMAGE_REL, EXTRA_REL, DUPLICATE},
-            "tiktok": {DUPLICATE}, LOCAL: {DUPLICATE},
+            "pinterest": {IMAGE_REL, DUPLICATE},
+            "tiktok": {IMAGE_REL, DUPLICATE}, LOCAL: {DUPLICATE},
             "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_EXTRA, AMAZON_USED, DUPLICATE}})),
         configured=every(IMAGE_REL, EXTRA_REL, GTIN, DUPLICATE, but={
             "meta": {IMAGE_REL, EXTRA_REL, DUPLICATE},
-            "pinterest": {IMAGE_REL, EXTRA_REL, DUPLICATE},
-            "tiktok": {DUPLICATE}, LOCAL: {DUPLICATE},
+            "pinterest": {IMAGE_REL, DUPLICATE},
+            "tiktok": {IMAGE_REL, DUPLICATE}, LOCAL: {DUPLICATE},
             "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_EXTRA, AMAZON_USED, DUPLICATE}})),
     # thirty bees: the same data in the other dialect (one image URL per product).
     "thirtybees/products_import.csv": Expect(
         read=7,
         exported=with_link(every(IMAGE_REL, GTIN, but={
-            "meta": {IMAGE_REL}, "pinterest": {IMAGE_REL}, "tiktok": set(),
+            "meta": {IMAGE_REL}, "pinterest": {IMAGE_REL}, "tiktok": {IMAGE_REL},
             "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_USED}})),
         configured=every(IMAGE_REL, GTIN, but={
-            "meta": {IMAGE_REL}, "pinterest": {IMAGE_REL}, "tiktok": set(),
+            "meta": {IMAGE_REL}, "pinterest": {IMAGE_REL}, "tiktok": {IMAGE_REL},
             "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_USED}})),
     "thirtybees/combinations_import.csv": Expect(
         read=30,  # 27 combinations (no ragged row here) + 3 products without any
         exported=with_link(every(IMAGE_REL, GTIN, DUPLICATE, but={
             "meta": {IMAGE_REL, DUPLICATE}, "pinterest": {IMAGE_REL, DUPLICATE},
-            "tiktok": {DUPLICATE}, LOCAL: {DUPLICATE},
+            "tiktok": {IMAGE_REL, DUPLICATE}, LOCAL: {DUPLICATE},
             "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_USED, DUPLICATE}})),
         configured=every(IMAGE_REL, GTIN, DUPLICATE, but={
             "meta": {IMAGE_REL, DUPLICATE}, "pinterest": {IMAGE_REL, DUPLICATE},
-            "tiktok": {DUPLICATE}, LOCAL: {DUPLICATE},
+            "tiktok": {IMAGE_REL, DUPLICATE}, LOCAL: {DUPLICATE},
             "amazon": {AMAZON_GTIN, AMAZON_IMAGE, AMAZON_USED, DUPLICATE}})),
     # Saleor's fixture: media paths are relative to Saleor's media URL (products/x.png);
-    # 9 products have neither an Editor.js description nor a plain-text one.
+    # 9 products have neither an Editor.js description nor a plain-text one. No brand.
     "saleor/populatedb_data.json": Expect(
         read=73,
         exported=with_link(every(IMAGE_REL, EXTRA_REL, NO_DESCRIPTION, but={
-            "pinterest": {IMAGE_REL, EXTRA_REL}, "tiktok": {TIKTOK_CONDITION, NO_DESCRIPTION},
+            "meta": {IMAGE_REL, EXTRA_REL, NO_DESCRIPTION, CONDITION, NO_IDENTIFIER},
+            "pinterest": {IMAGE_REL, NO_DESCRIPTION},
+            "tiktok": {CONDITION, NO_DESCRIPTION, IMAGE_REL, NO_BRAND},
             "amazon": {AMAZON_CONDITION, AMAZON_IMAGE, AMAZON_EXTRA}})),
         configured=every(IMAGE_REL, EXTRA_REL, NO_DESCRIPTION, but={
-            "pinterest": {IMAGE_REL, EXTRA_REL}, "tiktok": {NO_DESCRIPTION},
+            "meta": {IMAGE_REL, EXTRA_REL, NO_DESCRIPTION, NO_IDENTIFIER},
+            "pinterest": {IMAGE_REL, NO_DESCRIPTION},
+            "tiktok": {NO_DESCRIPTION, IMAGE_REL, NO_BRAND},
             "amazon": {AMAZON_IMAGE, AMAZON_EXTRA}})),
 }
 EXPECTED["medusa/exported-products-semicolon.csv"] = EXPECTED["medusa/exported-products-comma.csv"]
@@ -370,7 +396,8 @@ def test_the_category_file_is_no_product_list() -> None:
     assert "Category ID" in rows[0].data and "Price tax excluded" not in rows[0].data
 
 
-def make_config(tmp_path: Path, configured: bool, catalog: Path | None = None) -> Config:
+def make_config(tmp_path: Path, configured: bool, catalog: Path | None = None,
+                marketplace: str = "ATVPDKIKX0DER") -> Config:
     """The walk's config. Channels that cannot run without settings get placeholders:
     Amazon its seller and marketplace ids and a product-type table (everything is Amazon's
     generic PRODUCT type); local inventory a store stock file with one store holding every
@@ -383,7 +410,7 @@ def make_config(tmp_path: Path, configured: bool, catalog: Path | None = None) -
         channels[name] = {}
         if name == "amazon":
             channels[name]["options"] = {"listings": {
-                "seller_id": "A1PLACEHOLDER0", "marketplace_id": "ATVPDKIKX0DER",
+                "seller_id": "A1PLACEHOLDER0", "marketplace_id": marketplace,
                 "language_tag": "en_US", "product_types_file": str(types)}}
         if library.load(name).fan_out == "stock":
             channels[name]["stock"] = {"path": str(store_stock(tmp_path, catalog))}
@@ -427,7 +454,7 @@ class Outcome:
 
 def walk(name: str, tmp_path: Path, configured: bool) -> Outcome:
     """Build ``name`` into every channel (Amazon on its own: its gate can stop a run)."""
-    config = make_config(tmp_path, configured, DATA / name)
+    config = make_config(tmp_path, configured, DATA / name, EXPECTED[name].marketplace)
     others = [c for c in CHANNELS if c != "amazon"]
     report = feedsync.build(DATA / name, others, tmp_path / "out", config)
     outcome = Outcome(report.products_read, dict(report.problems), {}, {}, {})

@@ -12,23 +12,10 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-# ISO 4217 alphabetic codes of the currencies in use (the ISO 4217 maintenance agency's
-# list one, https://www.six-group.com/en/products-services/financial-information/
-# data-standards.html), read for December 2026. Left out on purpose: precious metals,
-# bond units and test codes (XAU, XAG, XPD, XPT, XBA-XBD, XTS, XXX), which no product is
-# priced in, and codes withdrawn from the list: HRK (Croatia to EUR, 2023), ZWL (replaced
-# by ZWG, 2024), SLL (replaced by SLE), ANG (replaced by XCG, 2025), BGN (Bulgaria to EUR,
-# 2026), CUC, VEF, MRO, STD.
-ISO_4217 = frozenset("""
-AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BHD BIF BMD BND BOB BOV BRL BSD BTN BWP
-BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN
-ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK
-JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD
-MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP
-PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP
-SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV
-WST XAF XCD XCG XDR XOF XPF XSU XUA YER ZAR ZMW ZWG
-""".split())
+from feedsync.rules.currencies import ISO_4217_CURRENCIES
+
+ISO_4217 = ISO_4217_CURRENCIES  # one list for the whole package
+
 
 _MONEY = re.compile(r"^([+-]?)(\d+)(?:([.,])(\d+))? ([A-Za-z]{3})$")
 _BARE = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")

@@ -45,7 +45,13 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
 from feedsync.channels.loader import builtin_templates_dir, load_table
-from feedsync.errors import ConfigError, FeedsyncError, GateRefused, OutputError
+from feedsync.errors import (
+    ConfigError,
+    FeedsyncError,
+    GateRefused,
+    OutputError,
+    TemplateError,
+)
 from feedsync.fileio import AtomicFile, sha256_of
 from feedsync.writers.base import ItemRejected, Layout
 
@@ -57,6 +63,8 @@ SCHEMA_SOURCE: Final = ("https://github.com/amzn/selling-partner-api-models/blob
                         "feeds/listings-feed-message-schema-v2.json")
 PRODUCT_TYPE_SOURCE: Final = "https://developer-docs.amazon.com/sp-api/docs/product-type-api-use-case-guide"
 SIZE_SOURCE: Final = "https://developer-docs.amazon.com/sp-api/docs/feeds-api-best-practices"
+MARKETPLACE_SOURCE: Final = "https://developer-docs.amazon.com/sp-api/docs/marketplace-ids"
+MARKETPLACES: Final = "marketplaces.csv"
 COUNT_SOURCE: Final = ("https://developer-docs.amazon.com/sp-api/changelog/"
                        "update-feed-size-and-rate-limit-changes-for-the-json_listings_feed")
 MAX_BYTES: Final = 10 * 1024 * 1024   # 10 MiB: Feeds API best practices (specs/amazon.md 2.2)
@@ -120,6 +128,16 @@ def _header_validator() -> Validator:
     return _compile({"$schema": feed["$schema"], **feed["properties"]["header"]})
 
 
+@cache
+def marketplace_currencies() -> dict[str, str]:
+    """Marketplace id -> the ISO 4217 currency its offers are priced in.
+
+    ``channel_templates/amazon/marketplaces.csv``: Amazon's marketplace-ids page gives each
+    id's country; the currency is that country's own (ISO 4217).
+    """
+    return load_table(builtin_templates_dir() / "amazon" / MARKETPLACES, TemplateError)
+
+
 def _complaint(error: ValidationError) -> str:
     message = error.message if len(error.message) <= 300 else error.message[:300] + "…"
     return f"{error.json_path}: {message}"
@@ -128,9 +146,12 @@ def _complaint(error: ValidationError) -> str:
 # --- the writer ------------------------------------------------------------------------------
 
 class _BadValue(Exception):
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, code: str = "amazon-bad-value",
+                 source: str = SCHEMA_SOURCE) -> None:
         super().__init__(message)
         self.field = field
+        self.code = code
+        self.source = source
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +194,8 @@ class AmazonListingsWriter:
                                                   "the marketplace id, e.g. ATVPDKIKX0DER")
         self.language_tag = self._required_text(options, "language_tag",
                                                 "the listing language, e.g. en_US")
+        # None for a marketplace id missing from marketplaces.csv: no currency check then.
+        self.currency = marketplace_currencies().get(self.marketplace_id)
         if not _LANGUAGE_TAG.match(self.language_tag):
             raise ConfigError(f"{self.language_tag!r} is not a language tag such as en_US",
                               key=f"{self._key}.language_tag")
@@ -300,8 +323,7 @@ class AmazonListingsWriter:
         try:
             attributes = self._attributes(item)
         except _BadValue as exc:
-            raise ItemRejected("amazon-bad-value", str(exc), field=exc.field,
-                               source=SCHEMA_SOURCE) from exc
+            raise ItemRejected(exc.code, str(exc), field=exc.field, source=exc.source) from exc
         offer = {k: v for k, v in attributes.items() if k in _OFFER_BITS}
         offer_mask = sum(_OFFER_BITS[k] for k in offer)
         listing = {k: v for k, v in attributes.items() if k not in _OFFER_BITS}
@@ -402,6 +424,12 @@ class AmazonListingsWriter:
             if match is None:
                 raise _BadValue(field, f"{field} {values[0]!r} is not an amount with a "
                                        "currency, e.g. '12.50 USD'")
+            if self.currency is not None and match.group(2) != self.currency:
+                raise _BadValue(
+                    field, f"{field} is in {match.group(2)}, but marketplace "
+                           f"{market} sells in {self.currency}; set the target's currency "
+                           "or a price in the marketplace's currency",
+                    code="amazon-currency-mismatch", source=MARKETPLACE_SOURCE)
             out[attribute] = [{"currency": match.group(2), "our_price": [{"schedule": [
                 {"value_with_tax": _number(match.group(1))}]}], "marketplace_id": market}]
         elif attribute == "fulfillment_availability":
