@@ -40,7 +40,7 @@ MAX_AUTO_JOBS = 4
 _RUN: Run | None = None       # set in the parent just before the fork; read by workers
 
 Entry = RowProblem | tuple[str, int, dict[str, str]]
-Result = tuple[str, int, str, list[tuple[int, list[Any], list[bytes] | None]]]
+Result = tuple[str, int, str, list[tuple[int, list[Any], list[bytes] | None, bytes | None]]]
 
 
 def jobs_for(run: Run, bytes_total: int) -> int:
@@ -136,19 +136,20 @@ def _target(run: Run, target: Any, product: Product) -> Any:
     return [_encode(run, target, view) for view in store_views(target, product)]
 
 
-def _encode(run: Run, target: Any, product: Product) -> tuple[int, list[Any], list[bytes] | None]:
+def _encode(run: Run, target: Any,
+            product: Product) -> tuple[int, list[Any], list[bytes] | None, bytes | None]:
     from feedsync.pipeline import writer_issue
     from feedsync.writers import ItemRejected
 
     outcome = run.evaluate(target, product)
     if outcome.item is None:
-        return outcome.kind, outcome.issues, None
+        return outcome.kind, outcome.issues, None, outcome.filled
     try:
         payload = [o.writer.encode(outcome.item) for o in target.outputs if o.file is not None]
     except ItemRejected as exc:
         outcome.reject(writer_issue(target, product, exc))
-        return outcome.kind, outcome.issues, None
-    return WRITTEN, outcome.issues, payload
+        return outcome.kind, outcome.issues, None, outcome.filled
+    return WRITTEN, outcome.issues, payload, outcome.filled
 
 
 def _merge(run: Run, result: tuple[list[Any], Counter[str], int], seen: SeenIds) -> None:
@@ -188,9 +189,12 @@ def _merge(run: Run, result: tuple[list[Any], Counter[str], int], seen: SeenIds)
     _flush(run, pending)
 
 
-def _apply(run: Run, target: Any, outcome: tuple[int, list[Any], list[bytes] | None],
+def _apply(run: Run, target: Any,
+           outcome: tuple[int, list[Any], list[bytes] | None, bytes | None],
            pending: dict[int, list[bytes]]) -> None:
-    kind, issues, payload = outcome
+    kind, issues, payload, filled = outcome
+    if filled is not None:
+        target.fill.add(filled)
     if payload is not None:
         writing = [o for o in target.outputs if o.file is not None]
         for output, data in zip(writing, payload, strict=True):

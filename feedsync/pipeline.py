@@ -30,6 +30,7 @@ from feedsync.errors import (
     OutputError,
     TemplateError,
 )
+from feedsync.fill import FillCounter, fill_key
 from feedsync.model import FILTERED, REJECTED, WRITTEN, Issue, Product, Record, RowProblem
 from feedsync.report import ChannelReport, IssueLog, RunReport, problem_to_issue
 from feedsync.rules.duplicates import RESERVE_AFTER, SeenIds
@@ -78,6 +79,7 @@ class Target:
     stock: StoreStock | None = None
     log: IssueLog = field(default_factory=lambda: IssueLog(None))
     log_file: AtomicFile | None = None
+    fill: FillCounter = field(default_factory=lambda: FillCounter(()))
 
 
 def resolve_targets(config: Config, requested: Sequence[str]) -> list[ChannelConfig]:
@@ -162,7 +164,8 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
                               outputs=outputs, report=report, context=context,
                               target_vars=target_vars, controls=controls,
                               duplicate_source=_id_source(spec),
-                              stock=_stock_for(target_config, spec)))
+                              stock=_stock_for(target_config, spec),
+                              fill=FillCounter(tuple(spec.fields))))
     return targets
 
 
@@ -235,6 +238,7 @@ class Outcome:
     kind: int
     issues: list[Issue]
     item: dict[str, Any] | None = None
+    filled: bytes | None = None  # fill.fill_key of the mapped item; None when not mapped
 
     def reject(self, issue: Issue) -> None:
         self.kind, self.item = REJECTED, None
@@ -360,6 +364,9 @@ class Run:
             self._run_serial(records)
         if self.progress is not None:
             self.progress(Progress(self.report.products_read, bytes_total, bytes_total))
+        for target in self.targets:
+            target.report.fill = target.fill.counts()
+            target.report.evaluated = target.fill.evaluated
         summary = self.controls.finish()
         if summary:
             self.report.extra["controls"] = summary
@@ -386,6 +393,8 @@ class Run:
                     views = [product]
                 for view in views:
                     outcome = self.evaluate(target, view)
+                    if outcome.filled is not None:
+                        target.fill.add(outcome.filled)
                     if outcome.item is not None:
                         self._write(target, view, outcome)
                     self.record_outcome(target, outcome.kind, outcome.issues)
@@ -459,9 +468,10 @@ class Run:
                 f"channel {channel.name!r} failed on this product: {type(exc).__name__}: {exc}",
                 file=product.file, line=product.line, product_id=product["id"],
                 tip=f"check the field expressions in {target.spec.yaml_path}") from exc
+        filled = fill_key(item, target.fill.names)
         if any(issue.severity == "error" for issue in issues):
-            return Outcome(REJECTED, issues)
-        return Outcome(WRITTEN, issues, item)
+            return Outcome(REJECTED, issues, filled=filled)
+        return Outcome(WRITTEN, issues, item, filled)
 
     def _write(self, target: Target, product: Product, outcome: Outcome) -> None:
         assert outcome.item is not None

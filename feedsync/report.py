@@ -56,6 +56,10 @@ class ChannelReport:
     codes: dict[tuple[str, str | None], CodeSummary] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     docs: str = ""
+    # Mapped items (written or rejected after mapping) and, per channel field, how many
+    # of them carry a value: the HTML report's fill rates and quality score (feedsync/fill.py).
+    evaluated: int = 0
+    fill: dict[str, int] = field(default_factory=dict)
 
     def add(self, issue: Issue) -> None:
         self.counts[issue.code] += 1
@@ -92,6 +96,8 @@ class ChannelReport:
             "filtered": self.filtered,
             "warnings": self.warnings,
             "hints": self.hints,
+            "evaluated": self.evaluated,
+            "fill": dict(self.fill),
             "issues": dict(self.counts),
             "top_issues": [
                 {"code": c.code, "severity": c.severity, "count": c.count, "field": c.field,
