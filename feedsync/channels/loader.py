@@ -20,7 +20,8 @@ from feedsync.yamlio import load_yaml
 CHANNEL_FILE = "channel.yaml"
 WRITERS = ("rss", "csv", "tsv", "jsonl", "json", "amazon_listings")
 _TOP_KEYS = {"name", "title", "docs", "extends", "outputs", "default_outputs", "fields", "fan_out",
-             "checks", "tables", "limits", "remove_fields", "remove_checks", "description"}
+             "checks", "tables", "limits", "remove_fields", "remove_checks", "description",
+             "recommended"}
 _FIELD_KEYS = {"value", "multi", "separator", "children", "child_separator", "rules",
                "outputs", "column", "doc"}
 _OUTPUT_KEYS = {"writer", "file", "options"}
@@ -86,6 +87,9 @@ class ChannelSpec:
     limits: dict[str, Any] = field(default_factory=dict)
     yaml_path: Path = Path()
     fan_out: str | None = None  # "stock": one item per store row of the product
+    # Fields the channel advises filling though it does not reject an item without them
+    # (the HTML report's quality score weighs their fill rate; docs/report.md).
+    recommended: tuple[str, ...] = ()
 
 
 def builtin_templates_dir() -> Path:
@@ -179,9 +183,24 @@ def _build_spec(raw: dict[str, Any], folder: Path, path: Path,
     if fan_out not in (None, "stock"):
         raise TemplateError("fan_out can only be 'stock' (one item per store row)",
                             file=where, key="fan_out")
+    recommended = _recommended(raw, parent, fields, where)
     return ChannelSpec(name=name, title=title, docs=docs, folder=folder, outputs=outputs,
                        default_outputs=default_outputs, fields=fields, checks=checks,
-                       tables=tables, limits=limits, yaml_path=path, fan_out=fan_out)
+                       tables=tables, limits=limits, yaml_path=path, fan_out=fan_out,
+                       recommended=recommended)
+
+
+def _recommended(raw: dict[str, Any], parent: ChannelSpec | None,
+                 fields: Mapping[str, FieldSpec], where: str) -> tuple[str, ...]:
+    """``recommended:`` names fields of this channel; a child inherits its parent's list."""
+    if "recommended" not in raw:
+        return tuple(n for n in (parent.recommended if parent else ()) if n in fields)
+    names = _list_of_str(raw["recommended"], where, "recommended")
+    for name in names:
+        if name not in fields:
+            raise TemplateError(f"recommended field {name!r} is not a field of this channel",
+                                file=where, key="recommended")
+    return tuple(names)
 
 
 def _outputs(raw: Any, where: str) -> dict[str, OutputSpec]:
