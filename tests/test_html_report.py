@@ -372,7 +372,7 @@ def test_push_keeps_a_page_per_run_with_the_trend(tmp_path: Path) -> None:
     assert first.parent != second.parent
     page = page_of(second)
     labels = page.xpath('//*[@id="ch-google"]//svg[@class="trend-chart"]/text/text()')
-    assert "now" in labels and f"#{first.parent.name}" in labels
+    assert "this run" in labels and f"#{first.parent.name}" in labels
     preview = page.xpath('//*[@id="ch-google"]//div[contains(@class, "preview")]')
     assert preview and not preview[0].xpath('.//p[@class="empty-state"]')  # feed was staged
     assert page.xpath('//table[@class="deliveries"]/tbody/tr')

@@ -37,7 +37,7 @@ class Bounds:
 
 @dataclass(frozen=True)
 class TrendPoint:
-    run: str          # "#12" or "now"
+    run: str          # "#12" or "this run"
     written: int
     rejected: int
 
@@ -218,7 +218,7 @@ def _trend(view: ChannelView, runs: Sequence[Mapping[str, Any]], limit: int) -> 
         if len(points) >= limit:
             break
     points.reverse()
-    points.append(TrendPoint("now", view.counts["written"], view.counts["rejected"]))
+    points.append(TrendPoint("this run", view.counts["written"], view.counts["rejected"]))
     return points
 
 
