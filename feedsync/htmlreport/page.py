@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import math
 import os
 import re
@@ -27,6 +28,7 @@ from feedsync.htmlreport.svg import bar, donut, sparkline, trend_chart
 
 _HTTP_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f<>\"'`\\]+\Z", re.IGNORECASE)
 _SEVERITIES = {"error": "Error", "warning": "Warning", "hint": "Hint"}
+_ID_NAMES = ("sku", "id", "g:id", "sku_id", "offer_id")  # what an item is called, by format
 _FORMAT_NAMES = {"rss": "RSS/XML", "csv": "CSV", "tsv": "tab-separated text",
                  "jsonl": "JSON Lines", "json": "JSON", "amazon_listings": "Amazon JSON listings"}
 
@@ -72,7 +74,7 @@ def render(view: PageView, page_dir: Path | None) -> str:
     policy = (f"default-src 'none'; style-src '{_hash(css)}'; script-src '{_hash(script)}'; "
               "img-src data:; base-uri 'none'; form-action 'none'")
     title = f"Feed diagnostics – {Path(view.catalog.path).name or view.command}"
-    body = [_header(view), '<main class="wrap">', _cards(view.channels)]
+    body = [_header(view), '<main class="wrap">', _cards(view.channels, _written_word(view))]
     if view.catalog.skipped or (view.catalog.scan and view.catalog.scan.issues):
         body.append(_catalog(view.catalog, view, page_dir))
     if view.deliveries:
@@ -125,12 +127,15 @@ def _delta(points: list[TrendPoint], key: str, good_up: bool) -> str:
             f"{esc(before.run.lstrip('#'))}</span>")
 
 
-def _cards(channels: list[ChannelView]) -> str:
+def _written_word(view: PageView) -> str:
+    """validate writes nothing: its count is of products that would be written."""
+    return "Passed" if view.command == "validate" else "Written"
+
+
+def _cards(channels: list[ChannelView], written: str) -> str:
     cards = []
     for c in channels:
-        written = [p.written for p in c.trend]
-        rejected = [p.rejected for p in c.trend]
-        spark = sparkline(written, rejected)
+        spark = sparkline([p.written for p in c.trend], [p.rejected for p in c.trend])
         trend = (f'<div class="spark-line">{spark}{_delta(c.trend, "written", True)}</div>'
                  if spark else "")
         score = c.quality.score if c.quality else None
@@ -138,7 +143,7 @@ def _cards(channels: list[ChannelView]) -> str:
             f'<a class="card" href="#ch-{esc(c.target)}" data-target="{esc(c.target)}">'
             f"{donut(score)}<div><div class=\"name\">{esc(c.target)}</div>"
             f'<div class="sub">{esc(c.title)}</div><dl class="mini">'
-            + _mini("Written", "written", c.counts["written"])
+            + _mini(written, "written", c.counts["written"])
             + _mini("Rejected", "rejected", c.counts["rejected"])
             + _mini("Warnings", "warnings", c.counts["warnings"])
             + f"</dl>{trend}</div></a>")
@@ -159,7 +164,8 @@ def _channel(c: ChannelView, view: PageView, page_dir: Path | None) -> str:
             f'<span class="muted">{esc(c.title)}{docs}</span>'
             f'<span class="files muted">{files}</span></div>')
     return (f'<section class="channel" id="ch-{esc(c.target)}" data-target="{esc(c.target)}">'
-            + head + _kpis(c) + '<div class="row2">' + _quality(c) + _trend(c) + "</div>"
+            + head + _kpis(c, _written_word(view)) + '<div class="row2">'
+            + _quality(c, _written_word(view)) + _trend(c) + "</div>"
             + _codes(c.codes, c.hidden_codes, f"t-{c.target}", c.scan is None)
             + _fills(c, view.bounds.fill_fields_per_channel)
             + _table(f"t-{c.target}", c.scan, c.issue_log, sum(c.issues.values()), view,
@@ -167,9 +173,8 @@ def _channel(c: ChannelView, view: PageView, page_dir: Path | None) -> str:
             + _previews(c) + "</section>")
 
 
-def _kpis(c: ChannelView) -> str:
-    written_label = "Passed" if not c.files else "Written"
-    boxes = [("written", written_label, True), ("rejected", "Rejected", False),
+def _kpis(c: ChannelView, written: str) -> str:
+    boxes = [("written", written, True), ("rejected", "Rejected", False),
              ("warnings", "Warnings", False), ("hints", "Hints", False),
              ("filtered", "Filtered out", False)]
     html = []
@@ -181,7 +186,7 @@ def _kpis(c: ChannelView) -> str:
     return '<div class="kpis">' + "".join(html) + "</div>"
 
 
-def _quality(c: ChannelView) -> str:
+def _quality(c: ChannelView, written: str) -> str:
     q = c.quality
     if q is None:
         reason = ("no fill counts in this report" if c.fill is None
@@ -189,7 +194,7 @@ def _quality(c: ChannelView) -> str:
         return (f'<div class="panel quality"><h3>Quality score</h3>'
                 f'<div class="score-box">{donut(None, 96)}<p class="empty-state">'
                 f"Not scored: {reason}.</p></div></div>")
-    parts = [("Products written", q.written_share),
+    parts = [(f"Products {written.lower()}", q.written_share),
              (f"Required fields ({len(c.roles.required)})", q.required_fill),
              (f"Recommended fields ({len(c.roles.recommended)})", q.recommended_fill)]
     rows = "".join(
@@ -230,7 +235,7 @@ def _severity(severity: str) -> str:
 
 
 def _codes(codes: list[CodeStats], hidden: tuple[int, int], table_id: str,
-           no_log: bool) -> str:
+           no_log: bool, unit: str = "product") -> str:
     if not codes:
         return ('<div class="panel"><h3>Issues by code</h3>'
                 '<p class="ok-state">No issues: every product passed every rule.</p></div>')
@@ -243,8 +248,7 @@ def _codes(codes: list[CodeStats], hidden: tuple[int, int], table_id: str,
         source = f" · {link(c.source, 'rule source')}" if c.source else ""
         example = (f'<div class="example">e.g. “{esc(c.message)}”{source}</div>'
                    if c.message or source else "")
-        products = "product count unknown" if c.products < 0 else _plural(c.products,
-                                                                          "product")
+        products = f"{unit} count unknown" if c.products < 0 else _plural(c.products, unit)
         rows.append(
             f'<tr data-code="{esc(c.code)}" data-severity="{esc(c.severity)}" '
             f'data-issues="{c.issues}" data-products="{c.products}">'
@@ -260,13 +264,14 @@ def _codes(codes: list[CodeStats], hidden: tuple[int, int], table_id: str,
     if hidden[0]:
         more = (f'<p class="note">{_n(hidden[0])} more codes with {_n(hidden[1])} issues '
                 "are in the issue log.</p>")
-    lead = ("Most products affected first. Click a code to list its products."
+    lead = (f"Most {unit}s affected first. Click a code to list them."
             if not no_log else "No issue log was written (run with --out to keep one): "
             "counts only.")
     return ('<div class="panel"><h3>Issues by code</h3>'
             f'<p class="lead">{lead}</p><div class="table-scroll"><table class="codes">'
             '<thead><tr><th>Severity</th><th>Issue and how to fix it</th>'
-            '<th>Products affected</th><th class="num">Issues</th></tr></thead><tbody>'
+            f'<th>{unit.capitalize()}s affected</th><th class="num">Issues</th></tr></thead>'
+            '<tbody>'
             + "".join(rows) + f"</tbody></table></div>{more}</div>")
 
 
@@ -318,7 +323,7 @@ def _issue_rows(rows: Iterable[IssueRow]) -> str:
         out.append(f'<tr data-severity="{esc(r.severity)}"><td>{_severity(r.severity)}</td>'
                    f'<td class="id">{esc(r.product_id) or "–"}</td>'
                    f'<td class="where">{where}</td>'
-                   f"<td>{esc(r.field)}</td>"
+                   f'<td class="field">{esc(r.field)}</td>'
                    f'<td class="msg"><span class="code">{esc(r.code)}</span>'
                    f"{esc(r.message)}</td></tr>")
     return "".join(out)
@@ -369,7 +374,8 @@ def _preview(p: Preview, title: str) -> str:
         body = f'<p class="empty-state">{name} holds no items.</p>'
     else:
         body = "".join(_item(item, i == 0, p.format) for i, item in enumerate(p.items))
-    count = f"first {len(p.items)} items" if p.items else "items"
+    count = ("first item" if len(p.items) == 1 else f"first {len(p.items)} items"
+             if p.items else "items")
     return ('<div class="panel preview" data-output="' + esc(p.output) + '">'
             f"<h3>Feed preview: {name}</h3>"
             f'<p class="lead">The {count} of {name} ({esc(fmt)}), read back from the file '
@@ -379,8 +385,10 @@ def _preview(p: Preview, title: str) -> str:
 def _item(item: PreviewItem, first: bool, fmt: str) -> str:
     filled = [(k, v) for k, v in item.pairs if v]
     empty = [k for k, v in item.pairs if not v]
-    ident = filled[0][1] if filled else "(empty item)"
-    title = next((v for k, v in filled if "title" in k or "item_name" in k), "")
+    named = dict(filled)
+    ident = next((named[k] for k in _ID_NAMES if named.get(k)),
+                 filled[0][1] if filled else "(empty item)")
+    title = _plain(next((v for k, v in filled if "title" in k or "item_name" in k), ""))
     rows = "".join(f"<tr><th>{esc(k)}</th><td>{link(v)}</td></tr>" for k, v in filled)
     empties = (f'<p class="empties">Empty: {esc(", ".join(empty))}</p>' if empty else "")
     raw = (f'<details class="raw"><summary>As written ({esc(_FORMAT_NAMES.get(fmt, fmt))})'
@@ -390,14 +398,24 @@ def _item(item: PreviewItem, first: bool, fmt: str) -> str:
             f"{empties}{raw}</div></details>")
 
 
+def _plain(value: str) -> str:
+    """Amazon's ``[{"value": …, "language_tag": …}]`` as its value, for an item's heading."""
+    if value.startswith('[{"value"'):
+        try:
+            return str(json.loads(value)[0]["value"])
+        except (ValueError, LookupError, TypeError):
+            pass
+    return value
+
+
 def _catalog(cat: CatalogView, view: PageView, page_dir: Path | None) -> str:
     codes = cat.scan.codes[: view.bounds.codes_per_channel] if cat.scan else \
-        [CodeStats(code=k, severity="error", issues=v, products=-1)
+        [CodeStats(code=k, severity="error", issues=v, products=v)
          for k, v in sorted(cat.problems.items(), key=lambda kv: -kv[1])]
     return ('<section class="catalog" id="catalog"><div class="section-head">'
             f"<h2>Catalog rows skipped</h2><span class=\"muted\">{_n(cat.skipped)} rows of "
             f"{esc(cat.path)} could not be read and were left out of every channel</span>"
-            "</div>" + _codes(codes, (0, 0), "t-catalog", cat.scan is None)
+            "</div>" + _codes(codes, (0, 0), "t-catalog", cat.scan is None, "row")
             + _table("t-catalog", cat.scan, cat.issue_log, cat.skipped, view, page_dir,
                      "Skipped rows") + "</section>")
 
