@@ -31,6 +31,7 @@ import feedsync
 from feedsync import pipeline
 from feedsync.config import Config, load_config
 from feedsync.errors import ConfigError, ExitCode, FeedsyncError, Interrupted
+from feedsync.htmlreport import write_run_html
 from feedsync.report import RunReport
 from feedsync.secrets import RedactingFilter, install_redaction
 
@@ -53,6 +54,9 @@ OutOpt = Annotated[Path | None, typer.Option(
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", help="feedsync.yaml with catalog, defaults and channels.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON report on stdout.")]
+HtmlOpt = Annotated[Path | None, typer.Option(
+    "--html", help="Also write the HTML diagnostics report to this file (docs/report.md). "
+    "Default: report.html from the config.", show_default=False)]
 
 
 def _stderr() -> Console:
@@ -197,11 +201,12 @@ def build(catalog: CatalogArg = None, channel: ChannelOpt = None, out: OutOpt = 
           config: ConfigOpt = None, as_json: JsonOpt = False,
           jobs: Annotated[int, typer.Option(
               "--jobs", "-j", min=0, help="Worker processes; 0 = automatic (one per core, "
-              "for catalogs over 8 MB), 1 = serial.")] = 0) -> int:
+              "for catalogs over 8 MB), 1 = serial.")] = 0, html: HtmlOpt = None) -> int:
     """Build every selected channel's feed in one pass over the catalog."""
     cfg = _config(config)
     with _progress(not as_json) as progress:
         report = feedsync.build(catalog, channel or [], out, cfg, progress, jobs=jobs)
+    _html(report, html, cfg)
     _show(report, as_json)
     return _exit_code(report)
 
@@ -211,11 +216,12 @@ def build(catalog: CatalogArg = None, channel: ChannelOpt = None, out: OutOpt = 
 def validate(catalog: CatalogArg = None, channel: ChannelOpt = None, out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write the issue logs here (no feeds).",
                                   show_default=False)] = None,
-        config: ConfigOpt = None, as_json: JsonOpt = False) -> int:
+        config: ConfigOpt = None, as_json: JsonOpt = False, html: HtmlOpt = None) -> int:
     """Run every check and print the report; no feed is written."""
     cfg = _config(config)
     with _progress(not as_json) as progress:
         report = feedsync.validate(catalog, channel or [], out, cfg, progress)
+    _html(report, html, cfg)
     _show(report, as_json)
     return _exit_code(report)
 
@@ -240,6 +246,12 @@ def _console() -> Console:
     if sys.stdout.isatty():
         return Console(highlight=False)
     return Console(highlight=False, width=250, color_system=None)
+
+
+def _html(report: RunReport, option: Path | None, cfg: Config) -> None:
+    path = option or cfg.report_html
+    if path is not None:
+        write_run_html(report, path, cfg)
 
 
 def _show(report: RunReport, as_json: bool) -> None:
@@ -438,6 +450,8 @@ def render_report(report: RunReport, console: Console) -> None:
         console.print(issues)
     for line in report.messages or []:
         console.print(line, markup=False)
+    if report.html:
+        console.print(f"HTML report: {report.html}", markup=False)
 
 
 def main() -> None:

@@ -28,7 +28,9 @@ from feedsync.sources.base import FormatOption
 from feedsync.yamlio import load_yaml
 
 _TOP_KEYS = {"version", "catalog", "defaults", "output_dir", "template_dirs", "channels",
-             "gate", "state_dir", "keep_feeds", "supplemental", "category_map", "jobs"}
+             "gate", "state_dir", "keep_feeds", "supplemental", "category_map", "jobs",
+             "report"}
+_REPORT_KEYS = {"html"}
 _SUPPLEMENTAL_KEYS = {"path", "key", "columns", "mode", "format", "encoding", "delimiter"}
 _CATEGORY_KEYS = {"path", "from", "to"}
 _CATALOG_KEYS = {"path", "format", "encoding", "delimiter", "profile"}
@@ -127,6 +129,7 @@ class Config:
     supplemental: tuple[Supplemental, ...] = ()
     category_map: CategoryMap | None = None
     jobs: int = 0            # worker processes for a build; 0 = automatic, 1 = serial
+    report_html: Path | None = None  # report.html: build and validate write the HTML report
 
 
 def load_config(path: Path) -> Config:
@@ -165,7 +168,18 @@ def parse_config(raw: Mapping[str, Any], path: Path | None = None) -> Config:
                                                           "supplemental"))),
         category_map=_category_map(raw.get("category_map"), base, where),
         jobs=_int(raw.get("jobs", 0), where, "jobs"),
+        report_html=_report_html(raw.get("report"), base, where),
     )
+
+
+def _report_html(raw: Any, base: Path, where: str) -> Path | None:
+    """``report: {html: PATH}``: where build and validate write the HTML report."""
+    if raw is None:
+        return None
+    raw = _mapping(raw, where, "report")
+    _check_keys(raw, _REPORT_KEYS, where, "report")
+    html = raw.get("html")
+    return None if html is None else _path(html, base, where, "report.html")
 
 
 def _supplemental(raw: Any, base: Path, where: str, key: str) -> Supplemental:

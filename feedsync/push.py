@@ -36,6 +36,7 @@ from feedsync.errors import (
 )
 from feedsync.fileio import sha256_file
 from feedsync.gate import GateDecision, GatePolicy, evaluate
+from feedsync.htmlreport import DEFAULT_BOUNDS, recent_runs, write_run_html
 from feedsync.lock import RunLock
 from feedsync.pipeline import ProgressCallback, Run
 from feedsync.publishers.base import Destination, Publisher, Receipt, publisher_for
@@ -194,12 +195,13 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
                 _deliver(delivery, state, run_id, policy, force, dry_run)
                 deliveries.append(delivery)
     report.dry_run = dry_run
-    for target in plan.targets:
-        # The staging copies are gone after the run; the deliveries say where feeds went.
-        target.report.files = {}
     report.deliveries = [d.result() for d in deliveries]
     report.messages = [_line(d) for d in deliveries]
     report.exit_code = _worst(d.error_code for d in deliveries)
+    _keep_html(plan, report, state, run_id)  # while the staged feeds are there to preview
+    for target in plan.targets:
+        # The staging copies are gone after the run; the deliveries say where feeds went.
+        target.report.files = {}
     return report
 
 
@@ -286,6 +288,21 @@ def _keep_issue_logs(plan: PushPlan, report: RunReport, run_id: int, keep: int) 
                   key=lambda p: int(p.name))
     for old in runs[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _keep_html(plan: PushPlan, report: RunReport, state: State, run_id: int) -> None:
+    """The run's HTML report beside its issue logs, with the trend from earlier runs.
+
+    The feeds are already delivered: a report that cannot be written is logged, never
+    turned into a failed push.
+    """
+    path = plan.state_dir / "logs" / str(run_id) / "report.html"
+    try:
+        write_run_html(report, path, plan.config,
+                       recent_runs(state, DEFAULT_BOUNDS.trend_runs, exclude=run_id))
+    except Exception as exc:  # any failure, even a bug: see the docstring
+        log.error("could not write the HTML report %s: %s: %s", path, type(exc).__name__,
+                  redact(str(exc)))
 
 
 def _remove_stale_staging(folder: Path) -> None:

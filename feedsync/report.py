@@ -300,6 +300,7 @@ class RunReport:
     rollback: RollbackInfo | None = None
     deliveries: list[DeliveryResult] | None = None   # push and rollback
     messages: list[str] | None = None                # one line per delivery, for people
+    html: str | None = None                          # the HTML report written, if any
 
     def add_problem(self, problem: RowProblem) -> None:
         self.rows_skipped += 1
@@ -331,6 +332,8 @@ class RunReport:
             data["deliveries"] = [d.to_dict() for d in self.deliveries]
         if self.messages is not None:
             data["messages"] = list(self.messages)
+        if self.html is not None:
+            data["html"] = self.html
         return data
 
     def to_json(self) -> str:

@@ -25,7 +25,7 @@ WriterName = Literal["rss", "csv", "tsv", "jsonl", "json", "amazon_listings"]
 WRITERS: tuple[WriterName, ...] = get_args(WriterName)
 _TOP_KEYS = {"name", "title", "docs", "extends", "outputs", "default_outputs", "fields", "fan_out",
              "checks", "tables", "limits", "remove_fields", "remove_checks", "description",
-             "id_field"}
+             "id_field", "recommended"}
 _FIELD_KEYS = {"value", "multi", "separator", "children", "child_separator", "rules",
                "outputs", "column", "doc"}
 _OUTPUT_KEYS = {"writer", "file", "options"}
@@ -97,6 +97,9 @@ class ChannelSpec:
     # The field holding the product's id in this channel (``id``, Amazon's ``sku``):
     # duplicates are checked on its value. None: the channel has none; the catalog id is.
     id_field: str | None = "id"
+    # Fields the channel advises filling though it does not reject an item without them
+    # (the HTML report's quality score weighs their fill rate; docs/report.md).
+    recommended: tuple[str, ...] = ()
 
 
 def builtin_templates_dir() -> Path:
@@ -199,7 +202,21 @@ def _build_spec(raw: dict[str, Any], folder: Path, path: Path,
     return ChannelSpec(name=name, title=title, docs=docs, folder=folder, outputs=outputs,
                        default_outputs=default_outputs, fields=fields, checks=checks,
                        tables=tables, limits=limits, yaml_path=path, fan_out=fan_out,
-                       id_field=id_field)
+                       id_field=id_field,
+                       recommended=_recommended(raw, parent, fields, where))
+
+
+def _recommended(raw: dict[str, Any], parent: ChannelSpec | None,
+                 fields: Mapping[str, FieldSpec], where: str) -> tuple[str, ...]:
+    """``recommended:`` names fields of this channel; a child inherits its parent's list."""
+    if "recommended" not in raw:
+        return tuple(n for n in (parent.recommended if parent else ()) if n in fields)
+    names = _list_of_str(raw["recommended"], where, "recommended")
+    for name in names:
+        if name not in fields:
+            raise TemplateError(f"recommended field {name!r} is not a field of this channel",
+                                file=where, key="recommended")
+    return tuple(names)
 
 
 def _outputs(raw: Any, where: str) -> dict[str, OutputSpec]:
