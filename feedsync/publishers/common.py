@@ -67,7 +67,7 @@ def describe(exc: BaseException) -> str:
 
 
 @dataclass(frozen=True)
-class Target:
+class RemoteLocation:
     """A parsed destination URL."""
 
     scheme: str
@@ -86,7 +86,7 @@ def _check_path(path: str) -> None:
         raise ConfigError("destination path must not contain '..'", key="url")
 
 
-def parse_target(dest: Destination) -> Target:
+def parse_location(dest: Destination) -> RemoteLocation:
     """Parse and check ``dest.url``: no password in it, no ``..``, NUL or newline in the path."""
     unknown = sorted(set(dest.options) - KNOWN_OPTIONS - {"password"})
     if unknown:
@@ -107,7 +107,7 @@ def parse_target(dest: Destination) -> Target:
     _check_path(path)
     directory, _, name = path.rpartition("/")
     directory = f"{directory}/" if path.startswith("/") or directory else ""
-    return Target(
+    return RemoteLocation(
         scheme=parts.scheme.lower(),
         host=parts.hostname or "",
         port=port,
@@ -129,7 +129,7 @@ def check_remote_name(name: str) -> str:
     return name
 
 
-def final_name(target: Target, remote_name: str, use_gzip: bool) -> str:
+def final_name(target: RemoteLocation, remote_name: str, use_gzip: bool) -> str:
     """The remote file name: the URL's last segment if it names a file, else remote_name."""
     name = check_remote_name(target.file_name or remote_name)
     return f"{name}.gz" if use_gzip and not name.endswith(".gz") else name

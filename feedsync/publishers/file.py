@@ -30,7 +30,7 @@ from feedsync.publishers.common import (
     final_name,
     log,
     opt_bool,
-    parse_target,
+    parse_location,
     prepared,
     retryable,
 )
@@ -47,7 +47,7 @@ class FilePublisher:
     def __init__(self, dest: Destination, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.dest = dest
         self.clock = clock
-        self.target = parse_target(dest)
+        self.target = parse_location(dest)
         if self.target.host not in {"", "localhost"}:
             raise ConfigError(
                 f"file URLs name a local path: {dest.display()} has host {self.target.host!r}",

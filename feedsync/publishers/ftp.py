@@ -36,7 +36,7 @@ from feedsync.publishers.common import (
     fatal,
     opt_bool,
     opt_path,
-    parse_target,
+    parse_location,
     refuse,
 )
 from feedsync.publishers.replace import (
@@ -136,7 +136,7 @@ class FtpPublisher:
     def __init__(self, dest: Destination, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.dest = dest
         self.clock = clock
-        self.target = parse_target(dest)
+        self.target = parse_location(dest)
         if not self.target.host:
             raise ConfigError(f"ftp URL needs a host: {dest.display()}", key="url")
         options = dest.options
@@ -152,7 +152,7 @@ class FtpPublisher:
     def publish(self, local_file: Path, remote_name: str) -> Receipt:
         """Upload ``local_file`` as ``remote_name`` in the URL's directory."""
         return publish_remote(
-            self._connect, local_file, remote_name, dest=self.dest, target=self.target,
+            self._connect, local_file, remote_name, dest=self.dest, location=self.target,
             limits=self.limits, use_gzip=self.use_gzip, allow_direct=self.allow_direct,
             clock=self.clock,
         )

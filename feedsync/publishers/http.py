@@ -51,7 +51,7 @@ from feedsync.publishers.common import (
     log,
     opt_bool,
     opt_path,
-    parse_target,
+    parse_location,
     prepared,
     refuse,
     retryable,
@@ -179,7 +179,7 @@ class HttpPublisher:
     def __init__(self, dest: Destination, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.dest = dest
         self.clock = clock
-        self.target = parse_target(dest)
+        self.target = parse_location(dest)
         if not self.target.host:
             raise ConfigError(f"http URL needs a host: {dest.display()}", key="url")
         options = dest.options

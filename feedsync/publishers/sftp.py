@@ -47,7 +47,7 @@ from feedsync.publishers.common import (
     log,
     opt_bool,
     opt_path,
-    parse_target,
+    parse_location,
     refuse,
     retryable,
 )
@@ -262,7 +262,7 @@ class SftpPublisher:
     def __init__(self, dest: Destination, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.dest = dest
         self.clock = clock
-        self.target = parse_target(dest)
+        self.target = parse_location(dest)
         if not self.target.host:
             raise ConfigError(f"sftp URL needs a host: {dest.display()}", key="url")
         options = dest.options
@@ -287,7 +287,7 @@ class SftpPublisher:
         """Upload ``local_file`` as ``remote_name`` in the URL's directory."""
         self._load_client_keys()
         return publish_remote(
-            self._connect, local_file, remote_name, dest=self.dest, target=self.target,
+            self._connect, local_file, remote_name, dest=self.dest, location=self.target,
             limits=self.limits, use_gzip=self.use_gzip, allow_direct=self.allow_direct,
             clock=self.clock,
         )
