@@ -473,7 +473,7 @@ def test_b2_sigterm_and_sigint_mid_build(tmp_path: Path, big_catalog: Path,
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == code, stderr
     assert "Traceback" not in stderr
-    assert temp_files(out) == []
+    assert temp_files(out) == [], stderr
     assert snapshot(out) == before and sha256(out / "google.xml") == previous
     assert stderr.strip(), "the interruption is explained on stderr"
 

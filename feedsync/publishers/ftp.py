@@ -152,7 +152,7 @@ class FtpPublisher:
     def publish(self, local_file: Path, remote_name: str) -> Receipt:
         """Upload ``local_file`` as ``remote_name`` in the URL's directory."""
         return publish_remote(
-            self._connect, local_file, remote_name, dest=self.dest, target=self.target,
+            self._connect, local_file, remote_name, dest=self.dest, location=self.target,
             limits=self.limits, use_gzip=self.use_gzip, allow_direct=self.allow_direct,
             clock=self.clock,
         )

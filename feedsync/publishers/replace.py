@@ -428,14 +428,15 @@ class SafeReplace:
 
 def publish_remote(
     connect: Connect, local_file: Path, remote_name: str, *, dest: Destination,
-    target: RemoteLocation, limits: Limits, use_gzip: bool, allow_direct: bool, clock: Clock,
+    location: RemoteLocation, limits: Limits, use_gzip: bool, allow_direct: bool,
+    clock: Clock,
 ) -> Receipt:
     """Publish ``local_file`` as ``remote_name`` through ``connect``: the whole procedure."""
     started = clock.monotonic()
-    name = final_name(target, remote_name, use_gzip)
+    name = final_name(location, remote_name, use_gzip)
     deadline = Deadline(limits.deadline, clock)
     with prepared(local_file, use_gzip) as payload:
-        job = ReplaceJob(payload, target.directory, name, dest.display(), limits,
+        job = ReplaceJob(payload, location.directory, name, dest.display(), limits,
                          allow_direct)
         method, attempts = SafeReplace(connect, job).run(deadline)
     return Receipt(

@@ -287,7 +287,7 @@ class SftpPublisher:
         """Upload ``local_file`` as ``remote_name`` in the URL's directory."""
         self._load_client_keys()
         return publish_remote(
-            self._connect, local_file, remote_name, dest=self.dest, target=self.target,
+            self._connect, local_file, remote_name, dest=self.dest, location=self.target,
             limits=self.limits, use_gzip=self.use_gzip, allow_direct=self.allow_direct,
             clock=self.clock,
         )
