@@ -17,7 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.servers import loopback
+from tests.servers.amazon_api import AmazonStandIn
 from tests.servers.google_api import MerchantStandIn
+from tests.servers.meta_api import MetaStandIn
 
 SITE = Path(__file__).resolve().parent / "loopback_site"
 CLIENT_EMAIL = "feedsync-test@project.iam.gserviceaccount.com"
@@ -80,5 +82,19 @@ def service_account(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> ServiceAccoun
 @pytest.fixture()
 def merchant(service_account: ServiceAccount) -> Iterator[MerchantStandIn]:
     server = MerchantStandIn(service_account.public_key, service_account.email)
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def amazon() -> Iterator[AmazonStandIn]:
+    server = AmazonStandIn(LWA_CLIENT_ID, LWA_SECRET, LWA_REFRESH)
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def meta() -> Iterator[MetaStandIn]:
+    server = MetaStandIn(META_TOKEN)
     yield server
     server.close()
