@@ -13,7 +13,7 @@ A plan compares this run's items (the API sink file written by the build,
 | this run          | row                                   | plan        |
 |-------------------|---------------------------------------|-------------|
 | item, no row      | -                                     | send: new   |
-| item              | never accepted (only rejected)        | send: new   |
+| item              | never accepted (only rejected)        | send: changed |
 | item              | accepted hash differs                 | send: changed |
 | item              | same hash, accepted before the window | send: expired (keep-alive) |
 | item              | same hash, accepted within the window | unchanged   |
@@ -249,8 +249,8 @@ class DeltaStore:
             conn.execute(
                 "INSERT INTO temp.plan_send (off, key, hash, len, reason)"  # noqa: S608 - constant SQL
                 " SELECT p.off, p.key, p.hash, p.len, CASE"
-                "   WHEN d.key IS NULL OR d.hash IS NULL THEN 'new'"
-                "   WHEN d.hash != p.hash THEN 'changed'"
+                "   WHEN d.key IS NULL THEN 'new'"
+                "   WHEN d.hash IS NULL OR d.hash != p.hash THEN 'changed'"
                 "   WHEN :full THEN 'full' ELSE 'expired' END"
                 " FROM temp.plan_items p LEFT JOIN main.deltas d"
                 "   ON d.target = :t AND d.key = p.key"

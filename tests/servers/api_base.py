@@ -69,6 +69,9 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         with owner.lock:
             owner.requests.append(request)
+            if owner.expire_after is not None and len(owner.requests) >= owner.expire_after:
+                owner.expire_after = None
+                owner.expire_tokens()   # tokens expire mid-run, as after an hour
         try:
             reply = owner.route(request)
         except Exception as exc:  # a stand-in bug: answer 500 and remember it
@@ -105,6 +108,7 @@ class StandIn:
         self.requests: list[Request] = []
         self.problems: list[str] = []
         self.clock_offset = 0.0
+        self.expire_after: int | None = None   # expire every token at this request number
         self.stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
@@ -121,6 +125,9 @@ class StandIn:
 
     def route(self, request: Request) -> Reply:
         raise NotImplementedError
+
+    def expire_tokens(self) -> None:
+        """Make every token issued so far invalid (a subclass with tokens overrides it)."""
 
     def refuse(self, reply: Reply, why: str) -> Reply:
         """Answer a malformed request, remembering why (tests assert feedsync sent none)."""
