@@ -4,13 +4,16 @@ canary checks. Every base URL is a stand-in's; the loopback guard checks that.""
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
-from collections.abc import Iterable, Mapping
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from feedsync.config import Config, parse_config
-from tests.helpers import good_row, write_csv
+from tests.helpers import cli_command, cli_env, good_row, write_csv
 from tests.servers.amazon_api import AmazonStandIn
 from tests.servers.api_fixtures import LWA_CLIENT_ID, ServiceAccount
 from tests.servers.google_api import MerchantStandIn
@@ -98,3 +101,19 @@ def issues(path: str | Path | None) -> list[dict[str, Any]]:
     if not path or not Path(path).exists():
         return []
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+
+
+def push_killed_when(args: list[str | Path], env: Mapping[str, str],
+                     ready: Callable[[], bool], timeout: float = 60) -> None:
+    """Run `feedsync ARGS` as a subprocess and SIGKILL it once ``ready()`` holds."""
+    proc = subprocess.Popen(cli_command(*args), env=cli_env(env), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready():
+            assert time.monotonic() < deadline, "the condition never held"
+            assert proc.poll() is None, f"feedsync ended early ({proc.returncode})"
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,11 +23,12 @@ from tests.api_support import (
     delivery,
     files_text,
     issues,
+    push_killed_when,
     rows,
     state_dump,
     write_yaml,
 )
-from tests.helpers import cli_command, cli_env, run_cli
+from tests.helpers import run_cli
 from tests.servers.amazon_api import MODEL_FILE, AmazonStandIn
 from tests.servers.api_fixtures import LWA_REFRESH, LWA_SECRET, subprocess_env
 
@@ -199,15 +197,8 @@ def test_killed_while_waiting_the_next_run_resolves_the_feed_once(
     config_file = write_yaml(tmp_path / "feedsync.yaml", raw)
     products = catalog(tmp_path / "c.csv", rows(8))
     env = subprocess_env(SECRETS)
-    proc = subprocess.Popen(cli_command("push", products, "--config", config_file),
-                            env=cli_env(env), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not any(f["polls"] >= 3 for f in amazon.feeds.values()):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
+    push_killed_when(["push", products, "--config", config_file], env,
+                     lambda: any(f["polls"] >= 3 for f in amazon.feeds.values()))
     assert "state.sqlite" in os.listdir(tmp_path / "state")
     amazon.hold.set()
     code, out, err = run_cli("push", products, "--config", config_file, "--json", env=env)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,11 +18,12 @@ from tests.api_support import (
     files_text,
     issues,
     meta_raw,
+    push_killed_when,
     rows,
     state_dump,
     write_yaml,
 )
-from tests.helpers import cli_command, cli_env, run_cli
+from tests.helpers import run_cli
 from tests.servers.api_fixtures import META_TOKEN, subprocess_env
 from tests.servers.meta_api import MetaStandIn
 
@@ -138,15 +136,8 @@ def test_killed_while_waiting_the_next_run_resolves_the_handle(
     config_file = write_yaml(tmp_path / "feedsync.yaml", raw)
     products = catalog(tmp_path / "c.csv", rows(6))
     env = subprocess_env(SECRETS)
-    proc = subprocess.Popen(cli_command("push", products, "--config", config_file),
-                            env=cli_env(env), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not any(b["polls"] >= 3 for b in meta.batches.values()):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
+    push_killed_when(["push", products, "--config", config_file], env,
+                     lambda: any(b["polls"] >= 3 for b in meta.batches.values()))
     meta.hold.set()
     code, out, err = run_cli("push", products, "--config", config_file, "--json", env=env)
     assert code == 0, err

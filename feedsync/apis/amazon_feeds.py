@@ -41,7 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 from jsonschema.exceptions import best_match
 
 from feedsync.apis.auth import LWA_TOKEN_URL, LwaRefreshToken
-from feedsync.apis.base import Context
+from feedsync.apis.base import POLL_KEYS, Context, Failures, Poller
 from feedsync.apis.http import Ambiguous, ApiClient, Reply, fatal_reply, shown
 from feedsync.apis.settings import Settings
 from feedsync.apis.sink import ApiSink
@@ -66,8 +66,7 @@ TERMINAL: Final = frozenset({"DONE", "FATAL", "CANCELLED"})
 KEYS: Final = frozenset({
     "client_id", "client_secret_env", "client_secret_file", "refresh_token_env",
     "refresh_token_file", "token_url", "content_type", "max_messages", "max_bytes",
-    "submissions_per_window", "window_seconds", "poll_interval", "poll_max_interval",
-    "poll_timeout"})
+    "submissions_per_window", "window_seconds"}) | POLL_KEYS
 
 
 class AmazonFeeds:
@@ -91,9 +90,7 @@ class AmazonFeeds:
         self.max_bytes = settings.whole("max_bytes", 10 * 1024 * 1024, 4096, 10 * 1024 * 1024)
         self.per_window = settings.whole("submissions_per_window", 5, 1, 1000)
         self.window = settings.number("window_seconds", 300, 0, 3600)
-        self.poll_interval = settings.number("poll_interval", 30, 0, 3600)
-        self.poll_max = settings.number("poll_max_interval", 300, 0, 3600)
-        self.poll_timeout = settings.number("poll_timeout", 3600, 0, 86400)
+        self.poller = Poller.from_settings(settings, 30, 300, 3600)
         self.keepalive = settings.keepalive(0)
         self.hold_after = settings.hold_after()
         self.base_output: str | None = "listings"
@@ -107,7 +104,7 @@ class AmazonFeeds:
             token_url=settings.url("token_url", LWA_TOKEN_URL))
         self.writer: AmazonListingsWriter | None = None
         self._sent: deque[float] = deque()
-        self._failures: list[FeedsyncError] = []
+        self._failures = Failures()
 
     # --- build time -------------------------------------------------------------------------
 
@@ -125,14 +122,12 @@ class AmazonFeeds:
 
     def resolve(self, ctx: Context) -> None:
         """Finish what an earlier run submitted; raise if a feed is still processing."""
-        self._failures = []
         for submission in ctx.store.submissions(KIND):
             ctx.counts.resolved += 1
             self._settle(ctx, submission, earlier=True)
-        self._raise_failures()
+        self._failures.raise_worst()
 
     def send(self, ctx: Context, plan: Plan) -> None:
-        self._failures = []
         for path, items in self._documents(ctx, plan):
             number = ctx.store.add_submission(
                 ctx.run_id, KIND, {"messages": len(items), "file": path.name}, items)
@@ -141,12 +136,7 @@ class AmazonFeeds:
             self._submit(ctx, number, path, len(items))
         for submission in ctx.store.submissions(KIND):
             self._settle(ctx, submission, earlier=False)
-        self._raise_failures()
-
-    def _raise_failures(self) -> None:
-        if self._failures:
-            worst = max(self._failures, key=lambda e: int(e.exit_code))
-            raise worst
+        self._failures.raise_worst()
 
     # --- documents ------------------------------------------------------------------------
 
@@ -300,33 +290,29 @@ class AmazonFeeds:
             ctx.store.update_submission(submission.id, handle=handle)
         feed = self._wait(handle)
         if feed is None:
-            self._failures.append(PublishRetryable(
-                f"Amazon is still processing feed {handle} after {self.poll_timeout:g} s; "
+            self._failures.add(PublishRetryable(
+                f"Amazon is still processing feed {handle} after {self.poller.timeout:g} s; "
                 "the next push checks it again before sending anything new"))
             return
         try:
             self._finish(ctx, submission, feed)
         except FeedsyncError as exc:
-            self._failures.append(exc)
+            self._failures.add(exc)
         if earlier:
             log.info("resolved feed %s of run %d: %s", handle, submission.run_id,
                      feed.get("processingStatus"))
 
     def _wait(self, feed_id: str) -> dict[str, Any] | None:
         url = f"{self.base_url}{FEEDS}/feeds/{feed_id}"
-        interval = self.poll_interval
-        give_up = time.monotonic() + self.poll_timeout
-        while True:
+
+        def check() -> dict[str, Any] | None:
             reply = self.client.request("GET", url)
             if not reply.ok:
                 raise fatal_reply(reply, f"reading feed {feed_id} (getFeed)")
             feed = reply.json() or {}
-            if feed.get("processingStatus") in TERMINAL:
-                return dict(feed)
-            if time.monotonic() + interval > give_up:
-                return None
-            time.sleep(interval)
-            interval = min(max(interval * 1.5, 0.01), max(self.poll_max, interval))
+            return dict(feed) if feed.get("processingStatus") in TERMINAL else None
+
+        return self.poller.wait(check)
 
     def _finish(self, ctx: Context, submission: Submission, feed: Mapping[str, Any]) -> None:
         status, feed_id = feed.get("processingStatus"), str(feed.get("feedId"))
@@ -399,20 +385,12 @@ class AmazonFeeds:
             errors = [i for i in issues if i["severity"] == "ERROR"]
             for issue in issues:
                 self._issue(ctx, key, issue)
-            if errors or none_accepted:
-                reason = "; ".join(f"{i.get('code', '')} {i['message']}".strip()
-                                   for i in errors) or "the feed was refused as a whole"
-                outcomes.append(Outcome(key, op, digest, accepted=False, reason=reason))
-                if op == "upsert":
-                    ctx.counts.rejected += 1
-                else:
-                    ctx.counts.delete_failed += 1
-            else:
-                outcomes.append(Outcome(key, op, digest, accepted=True))
-                if op == "upsert":
-                    ctx.counts.accepted += 1
-                else:
-                    ctx.counts.deleted += 1
+            refused = bool(errors) or none_accepted
+            reason = "; ".join(f"{i.get('code', '')} {i['message']}".strip()
+                               for i in errors) or "the feed was refused as a whole"
+            outcomes.append(Outcome(key, op, digest, accepted=not refused,
+                                    reason=reason if refused else None))
+            ctx.counts.tally(op, not refused)
         return outcomes
 
     @staticmethod

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from feedsync.apis.http import ApiClient, Reply, shown
 from feedsync.errors import ConfigError, PublishFatal, PublishRetryable
-from feedsync.secrets import register_secret
+from feedsync.secrets import register_secret, register_secrets
 
 Clock = Callable[[], float]
 
@@ -156,11 +156,10 @@ def _service_account(text: str, key: str) -> dict[str, Any]:
     for name in ("client_email", "private_key"):
         if not isinstance(info.get(name), str) or not info[name]:
             raise ConfigError(f"the service-account key file has no {name}", key=key)
-    register_secret(info["private_key"])
-    for line in info["private_key"].splitlines():   # a single PEM line is still secret
-        if len(line) >= 16 and not line.startswith("-----"):
-            register_secret(line)
-    register_secret(str(info.get("private_key_id") or ""))
+    # The key, each of its PEM lines (a single line is still secret) and its id.
+    register_secrets([info["private_key"], str(info.get("private_key_id") or ""),
+                      *(line for line in info["private_key"].splitlines()
+                        if len(line) >= 16 and not line.startswith("-----"))])
     return info
 
 

@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, TypeVar
 
+from feedsync.apis.settings import Settings
 from feedsync.apis.sink import ApiSink
 from feedsync.deltas import DeltaStore, Plan
+from feedsync.errors import FeedsyncError
 from feedsync.model import Issue, Severity
 from feedsync.report import ChannelReport
 from feedsync.secrets import redact
@@ -40,6 +42,69 @@ class Counts:
 
     def to_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
+
+    def tally(self, op: str, accepted: bool) -> None:
+        """Count one answer: an upsert accepted or rejected, a delete done or refused."""
+        if op == "upsert":
+            if accepted:
+                self.accepted += 1
+            else:
+                self.rejected += 1
+        elif accepted:
+            self.deleted += 1
+        else:
+            self.delete_failed += 1
+
+
+POLL_KEYS = frozenset({"poll_interval", "poll_max_interval", "poll_timeout"})
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Poller:
+    """Polling with back-off: from ``interval`` growing by half up to ``most``, for at
+    most ``timeout`` seconds (an Amazon feed, a Meta batch handle)."""
+
+    interval: float
+    most: float
+    timeout: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings, interval: float, most: float,
+                      timeout: float) -> Poller:
+        return cls(settings.number("poll_interval", interval, 0, 3600),
+                   settings.number("poll_max_interval", most, 0, 3600),
+                   settings.number("poll_timeout", timeout, 0, 86400))
+
+    def wait(self, check: Callable[[], T | None]) -> T | None:
+        """``check()`` until it returns something; ``None`` when the time is up."""
+        interval = self.interval
+        give_up = time.monotonic() + self.timeout
+        while True:
+            found = check()
+            if found is not None:
+                return found
+            if time.monotonic() + interval > give_up:
+                return None
+            time.sleep(interval)
+            interval = min(max(interval * 1.5, 0.01), max(self.most, interval))
+
+
+class Failures:
+    """Failures of single submissions, collected so the others still finish; the most
+    serious is raised at the end."""
+
+    def __init__(self) -> None:
+        self.found: list[FeedsyncError] = []
+
+    def add(self, error: FeedsyncError) -> None:
+        self.found.append(error)
+
+    def raise_worst(self) -> None:
+        if self.found:
+            worst = max(self.found, key=lambda e: int(e.exit_code))
+            self.found = []
+            raise worst
 
 
 class IssueSink:

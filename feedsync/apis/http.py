@@ -23,7 +23,6 @@ Sessions are per thread (``requests.Session`` is not thread-safe), so a pool of 
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import threading
@@ -34,10 +33,12 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
-import urllib3
 
 from feedsync.errors import ConfigError, PublishFatal, PublishRetryable
 from feedsync.publishers.common import Deadline, backoff_delay, describe
+
+# The HTTP publisher's reading of Retry-After and of "the request never left" (one place).
+from feedsync.publishers.http import _never_sent, _retry_after
 from feedsync.secrets import redact, scrub_exception
 
 log = logging.getLogger("feedsync.api")
@@ -214,7 +215,7 @@ class ApiClient:
                     f"HTTP {reply.status} from {shown(reply.url)}: {reply.snippet()}; the "
                     "request may have been applied, so it is not sent again blindly"))
             return None
-        after = retry_after(reply.headers.get("Retry-After"))
+        after = _retry_after(reply.headers.get("Retry-After"))
         if not isinstance(verdict, bool) and isinstance(verdict, int | float):
             after = float(verdict)
         if after is not None and after > self.limits.retry_after_max:
@@ -275,30 +276,6 @@ def _read_capped(response: requests.Response, limit: int, url: str) -> bytes:
                                    "not read further")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the request surely never reached the server (refused, DNS, connect timeout)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, urllib3.exceptions.NewConnectionError)
-
-
-def retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now (a number or an HTTP date), else ``None``."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def fatal_reply(reply: Reply, what: str) -> PublishFatal:

@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from feedsync.apis.auth import StaticToken
-from feedsync.apis.base import Context
+from feedsync.apis.base import POLL_KEYS, Context, Failures, Poller
 from feedsync.apis.http import Ambiguous, ApiClient, Reply, fatal_reply
 from feedsync.apis.settings import Settings
 from feedsync.apis.sink import ApiSink, dumps
@@ -56,8 +55,7 @@ STATUS_SOURCE: Final = ("https://developers.facebook.com/docs/marketing-api/refe
 RATE_CODES: Final = frozenset({4, 17, 32, 613, 80001, 80004, 80009, 80014})
 TRANSIENT_CODES: Final = frozenset({1, 2})
 KEYS: Final = frozenset({"catalog_id", "access_token_env", "access_token_file", "graph_version",
-                         "chunk_size", "max_bytes", "poll_interval", "poll_max_interval",
-                         "poll_timeout"})
+                         "chunk_size", "max_bytes"}) | POLL_KEYS
 
 
 class MetaBatch:
@@ -74,9 +72,7 @@ class MetaBatch:
         self.base_url = settings.url("base_url", BASE_URL)
         self.chunk_size = settings.whole("chunk_size", 3000, 1, 5000)
         self.max_bytes = settings.whole("max_bytes", 20 * 1024 * 1024, 4096, 28 * 1000 * 1000)
-        self.poll_interval = settings.number("poll_interval", 5, 0, 3600)
-        self.poll_max = settings.number("poll_max_interval", 60, 0, 3600)
-        self.poll_timeout = settings.number("poll_timeout", 1800, 0, 86400)
+        self.poller = Poller.from_settings(settings, 5, 60, 1800)
         self.keepalive = settings.keepalive(0)
         self.hold_after = settings.hold_after()
         self.base_output: str | None = None
@@ -85,7 +81,7 @@ class MetaBatch:
         token = settings.secret("access_token", "a Meta access token")
         self.client = ApiClient(settings.limits, auth=StaticToken(token, "Meta access token"),
                                 is_auth_failure=_token_refused)
-        self._failures: list[FeedsyncError] = []
+        self._failures = Failures()
 
     def _url(self, edge: str) -> str:
         return f"{self.base_url}/{self.version}/{self.catalog_id}/{edge}"
@@ -105,14 +101,12 @@ class MetaBatch:
     # --- push time --------------------------------------------------------------------------
 
     def resolve(self, ctx: Context) -> None:
-        self._failures = []
         for submission in ctx.store.submissions(KIND):
             ctx.counts.resolved += 1
             self._settle(ctx, submission)
-        self._raise()
+        self._failures.raise_worst()
 
     def send(self, ctx: Context, plan: Plan) -> None:
-        self._failures = []
         for requests, items in self._chunks(plan):
             number = ctx.store.add_submission(ctx.run_id, KIND, {"requests": len(items)}, items)
             ctx.counts.submissions += 1
@@ -120,11 +114,7 @@ class MetaBatch:
             self._post(ctx, number, requests, items)
         for submission in ctx.store.submissions(KIND):
             self._settle(ctx, submission)
-        self._raise()
-
-    def _raise(self) -> None:
-        if self._failures:
-            raise max(self._failures, key=lambda e: int(e.exit_code))
+        self._failures.raise_worst()
 
     def _chunks(self, plan: Plan
                 ) -> Iterator[tuple[list[bytes], list[tuple[int, str, Op, bytes | None]]]]:
@@ -164,7 +154,7 @@ class MetaBatch:
             log.warning("items_batch: %s; its %d items are sent again next run", exc.message,
                         len(items))
             ctx.store.drop_submission(submission)
-            self._failures.append(exc)
+            self._failures.add(exc)
             return
         if not reply.ok:
             ctx.store.drop_submission(submission)
@@ -190,7 +180,7 @@ class MetaBatch:
         if not handles:
             ctx.store.resolve(submission, [])
             if len(refused) < len(items):
-                self._failures.append(PublishRetryable(
+                self._failures.add(PublishRetryable(
                     "Meta answered items_batch without a handle: nothing was ingested; the "
                     "items are sent again next run"))
             return
@@ -205,10 +195,7 @@ class MetaBatch:
             if item is None:
                 continue
             outcomes.append(Outcome(key, item[2], item[3], accepted=False, reason=reason))
-            if item[2] == "upsert":
-                ctx.counts.rejected += 1
-            else:
-                ctx.counts.delete_failed += 1
+            ctx.counts.tally(item[2], False)
         return outcomes
 
     # --- handles ---------------------------------------------------------------------------
@@ -220,12 +207,12 @@ class MetaBatch:
         try:
             status = self._wait(submission.handle)
         except FeedsyncError as exc:
-            self._failures.append(exc)
+            self._failures.add(exc)
             return
         if status is None:
-            self._failures.append(PublishRetryable(
+            self._failures.add(PublishRetryable(
                 f"Meta is still processing batch {submission.handle} after "
-                f"{self.poll_timeout:g} s; the next push checks it again"))
+                f"{self.poller.timeout:g} s; the next push checks it again"))
             return
         items = ctx.store.submission_items(submission.id)
         refused = set(submission.detail.get("refused") or [])
@@ -246,16 +233,9 @@ class MetaBatch:
                                    source=STATUS_SOURCE)
                 outcomes.append(Outcome(key, op, digest, accepted=False,
                                         reason="; ".join(errors[key])))
-                if op == "upsert":
-                    ctx.counts.rejected += 1
-                else:
-                    ctx.counts.delete_failed += 1
             else:
                 outcomes.append(Outcome(key, op, digest, accepted=True))
-                if op == "upsert":
-                    ctx.counts.accepted += 1
-                else:
-                    ctx.counts.deleted += 1
+            ctx.counts.tally(op, key not in errors)
         ctx.store.resolve(submission.id, outcomes)
 
     @staticmethod
@@ -267,9 +247,7 @@ class MetaBatch:
         return found
 
     def _wait(self, handle: str) -> dict[str, Any] | None:
-        interval = self.poll_interval
-        give_up = time.monotonic() + self.poll_timeout
-        while True:
+        def check() -> dict[str, Any] | None:
             reply = self.client.request(
                 "GET", self._url("check_batch_request_status"), classify=_graph_retry,
                 params={"handle": handle, "load_ids_of_invalid_requests": "true"})
@@ -277,15 +255,12 @@ class MetaBatch:
                 raise _graph_error(reply, f"checking batch {handle}")
             data = (reply.json() or {}).get("data") or [{}]
             status = data[0] if isinstance(data[0], dict) else {}
-            if status.get("status") == "finished":
-                return dict(status)
             if status.get("status") == "error":
                 raise PublishRetryable(f"Meta reports batch {handle} failed as a whole: "
                                        f"{json.dumps(status.get('errors'))[:300]}")
-            if time.monotonic() + interval > give_up:
-                return None
-            time.sleep(interval)
-            interval = min(max(interval * 1.5, 0.01), max(self.poll_max, interval))
+            return dict(status) if status.get("status") == "finished" else None
+
+        return self.poller.wait(check)
 
 
 def _graph_code(reply: Reply) -> int | None:

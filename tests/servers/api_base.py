@@ -56,6 +56,7 @@ def json_reply(status: int, data: Any, headers: dict[str, str] | None = None) ->
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True   # headers and body are separate writes
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
         pass
@@ -68,7 +69,8 @@ class _Handler(BaseHTTPRequestHandler):
                           dict(self.headers), body)
         owner = self.server.owner
         with owner.lock:
-            owner.requests.append(request)
+            owner.requests.append(request if owner.keep_requests else
+                                  Request(request.method, request.path, {}, {}, b""))
             if owner.expire_after is not None and len(owner.requests) >= owner.expire_after:
                 owner.expire_after = None
                 owner.expire_tokens()   # tokens expire mid-run, as after an hour
@@ -109,6 +111,7 @@ class StandIn:
         self.problems: list[str] = []
         self.clock_offset = 0.0
         self.expire_after: int | None = None   # expire every token at this request number
+        self.keep_requests = True              # benchmarks: keep only method and path
         self.stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self

@@ -90,6 +90,7 @@ class MerchantStandIn(StandIn):
         self.item_issues: dict[str, list[dict[str, Any]]] = {}
         self.write_delay = 0.0
         self.tokens_issued = 0
+        self.light = False          # benchmarks: remember offer ids only, not the inputs
 
     # --- helpers for tests ----------------------------------------------------------------
 
@@ -227,7 +228,7 @@ class MerchantStandIn(StandIn):
         stored = {**body, "name": f"accounts/{self.account}/productInputs/{name_part}",
                   "product": f"accounts/{self.account}/products/{name_part}"}
         with self.lock:
-            self.inputs[key] = stored
+            self.inputs[key] = {"product": stored["product"]} if self.light else stored
             self.inserted_at[key] = self.now()
             self.writes.append(("insert", offer))
         return json_reply(200, stored)
