@@ -29,6 +29,7 @@ from rich.table import Table
 
 import feedsync
 from feedsync import pipeline
+from feedsync.apis.deliver import status as api_status
 from feedsync.config import Config, load_config
 from feedsync.errors import ConfigError, ExitCode, FeedsyncError, Interrupted
 from feedsync.htmlreport import write_run_html
@@ -312,13 +313,27 @@ def push(catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigO
              "--dry-run", help="Build and show what would be uploaded where; touch nothing "
              "remote.")] = False,
          state: StateOpt = None, as_json: JsonOpt = False, log_format: LogFormatOpt = "text",
+         full: Annotated[bool, typer.Option(
+             "--full", help="API channels: re-send every product, not only what changed.")
+         ] = False,
          ) -> int:
     """Build, check the publish gate, and deliver each channel's feed (cron-safe)."""
     setup_logging(log_format)
     cfg = _config(config)
     with _progress(not as_json) as progress:
         report = feedsync.push(catalog, channel or [], cfg, to=to or [], force=force,
-                               dry_run=dry_run, state_dir=state, progress=progress)
+                               dry_run=dry_run, state_dir=state, progress=progress, full=full)
+    _show(report, as_json)
+    return _exit_code(report)
+
+
+@app.command()
+@handle_errors
+def status(channel: ChannelOpt = None, config: ConfigOpt = None, state: StateOpt = None,
+           as_json: JsonOpt = False, log_format: LogFormatOpt = "text") -> int:
+    """What the API channels hold: accepted, rejected, held back; Google's item issues."""
+    setup_logging(log_format)
+    report = api_status(_config(config), channel or [], state)
     _show(report, as_json)
     return _exit_code(report)
 

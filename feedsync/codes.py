@@ -23,13 +23,17 @@ from typing import Any, Final, Literal
 
 from feedsync.model import Issue, Severity
 
-Area = Literal["row", "check", "template", "writer", "feedsync", "gate"]
+Area = Literal["row", "check", "template", "writer", "api", "feedsync", "gate"]
 
 AREA_TITLES: Final[dict[Area, str]] = {
     "row": "Rows the reader could not use (catalog level, in `catalog.issues.jsonl`)",
     "check": "Field checks (named in a channel's `channel.yaml`)",
     "template": "Codes given by the shipped channel folders (`code:` on a rule or a check)",
     "writer": "Set by the Amazon writer (`amazon_listings`)",
+    "api": "Set by the channel APIs (`feedsync push` with `api:`, `feedsync status`; "
+           "docs/apis.md). Written to `<state>/logs/<run>/<target>.api.issues.jsonl`; a "
+           "product the channel refused is not marked accepted, so the next push sends it "
+           "again",
     "feedsync": "Set by feedsync itself",
     "gate": "Publish gate reasons (`feedsync push`, in the report's deliveries)",
 }
@@ -252,12 +256,37 @@ _ALL: Final[tuple[Code, ...]] = (
          "price column for this product; feedsync never converts",
          "no {currency} price for target {channel} (catalog currency {own}; add a {column} "
          "column, feedsync never converts)"),
+    # --- the channel APIs (feedsync/apis/) -----------------------------------------------
+    Code("google-api-value", "error", "api", "build time: a value cannot become its Merchant "
+         "API field (a price that is not `amount CURRENCY` or has more than six decimals, an "
+         "enum the API does not know, a date that is not ISO 8601); the product is left out"),
+    Code("google-api-rejected", "error", "api", "the Merchant API refused the product input "
+         "(its `google.rpc.Status` message; the field from its `[field]` prefix or "
+         "`FIELD_LOCATION`)"),
+    Code("google-item-issue", "error", "api", "`feedsync status`: an item-level issue Google "
+         "found after accepting the product (`DISAPPROVED` error, `DEMOTED` warning, "
+         "`NOT_IMPACTED` hint), with its reporting context, countries and documentation link"),
+    Code("amazon-report-error", "error", "api", "Amazon's processing report refused the "
+         "message of this SKU (Amazon's code, message and attribute are named); feed-level "
+         "errors have no product"),
+    Code("amazon-report-warning", "warning", "api", "a WARNING (or INFO, as a hint) of the "
+         "processing report; the listing was accepted"),
+    Code("meta-batch-error", "error", "api", "Meta refused the item (`validation_status` of "
+         "items_batch, or `errors` of check_batch_request_status)"),
+    Code("meta-batch-warning", "warning", "api", "a warning Meta returned for the item; it "
+         "was accepted"),
+    Code("api-held-back", "warning", "api", "not sent: the channel refused this exact version "
+         "`hold_after` times in a row; it is sent again once it changes, or with `--full`"),
+    Code("api-delete-failed", "error", "api", "the channel refused to delete the product; the "
+         "delete is tried again next run"),
     # --- the publish gate (feedsync/gate.py) ----------------------------------------------
     _gate("feed-empty", "no items written"),
     _gate("too-few-items", "fewer items than `min_items` (but more than none)"),
     _gate("feed-shrunk", "items fell by more than `max_drop_ratio` against the last good "
                          "feed"),
     _gate("feed-shrunk-count", "items fell by more than `max_drop_count`"),
+    _gate("too-many-deletes", "an API channel would delete more than `max_delete_ratio` "
+          "(default 20%) or `max_delete_count` of the products it holds"),
     _gate("too-many-rejected", "rejected / (written + rejected) is above "
                                "`max_rejected_ratio`"),
 )

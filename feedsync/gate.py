@@ -19,7 +19,9 @@ Reason codes (stable, kebab-case, never renamed):
 - ``too-few-items``: fewer items than ``min_items`` (but more than none);
 - ``feed-shrunk``: items fell by more than ``max_drop_ratio`` against the last good feed;
 - ``feed-shrunk-count``: items fell by more than ``max_drop_count``;
-- ``too-many-rejected``: rejected / (written + rejected) is above ``max_rejected_ratio``.
+- ``too-many-rejected``: rejected / (written + rejected) is above ``max_rejected_ratio``;
+- ``too-many-deletes``: an API push would delete more than ``max_delete_ratio`` of the
+  products the channel holds, or more than ``max_delete_count`` (``deletes=`` given).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ GATE_CODES: Final = (
     "feed-shrunk",
     "feed-shrunk-count",
     "too-many-rejected",
+    "too-many-deletes",
 )
 
 _FORCE_HINT: Final = "use --force to publish anyway"
@@ -77,6 +80,8 @@ _CHECKS: Final[dict[str, Callable[[object], str | None]]] = {
     "max_drop_count": _count_problem,
     "max_rejected_ratio": _ratio_problem,
     "min_items": _min_items_problem,
+    "max_delete_ratio": _ratio_problem,
+    "max_delete_count": _count_problem,
 }
 
 
@@ -88,6 +93,8 @@ class GatePolicy:
     max_drop_count: int | None = None
     max_rejected_ratio: float = 0.50
     min_items: int = 1
+    max_delete_ratio: float = 0.20
+    max_delete_count: int | None = None
 
     def __post_init__(self) -> None:
         for name, check in _CHECKS.items():
@@ -100,7 +107,8 @@ class GatePolicy:
         """Build a policy from a config mapping, naming the key path in any error.
 
         >>> GatePolicy.from_mapping({"max_drop_ratio": 0.1}, "targets.google.gate")
-        GatePolicy(max_drop_ratio=0.1, max_drop_count=None, max_rejected_ratio=0.5, min_items=1)
+        GatePolicy(max_drop_ratio=0.1, max_drop_count=None, max_rejected_ratio=0.5, \
+min_items=1, max_delete_ratio=0.2, max_delete_count=None)
         """
         if not isinstance(data, Mapping):
             raise ConfigError(
@@ -171,12 +179,15 @@ def evaluate(
     last_good_items: int | None,
     policy: GatePolicy,
     force: bool = False,
+    deletes: int | None = None,
 ) -> GateDecision:
     """Decide whether a feed of ``written`` items may replace the live one.
 
     ``last_good_items`` is ``None`` for a first publish: then only emptiness and rejects
     are checked. With ``force`` the feed is allowed but every broken limit is still
-    reported, so the report can say that the gate was overridden.
+    reported, so the report can say that the gate was overridden. ``deletes`` (API
+    channels) is how many products the push would delete from the ``last_good_items``
+    the channel holds.
     """
     _check_counts(written, rejected, last_good_items)
     found = [
@@ -184,6 +195,7 @@ def evaluate(
         _ratio_drop_reason(channel, written, last_good_items, policy),
         _count_drop_reason(channel, written, last_good_items, policy),
         _rejected_reason(channel, written, rejected, policy),
+        _deletes_reason(channel, deletes, last_good_items, policy),
     ]
     forced = force and any(found)
     suffix = _FORCED_NOTE if forced else _FORCE_HINT
@@ -260,6 +272,27 @@ def _rejected_reason(
         f"({_percent(share, beside=limit)}%), more than the {shown}% allowed"
     )
     return GateReason("too-many-rejected", message, None, rejected, f"{shown}%")
+
+
+def _deletes_reason(
+    channel: str, deletes: int | None, old: int | None, policy: GatePolicy
+) -> GateReason | None:
+    if not deletes:
+        return None
+    count = policy.max_delete_count
+    if count is not None and deletes > count:
+        message = (f"{channel}: the push would delete {deletes} {_items(deletes)} of the "
+                   f"{old or 0} the channel holds, more than the {count} allowed")
+        return GateReason("too-many-deletes", message, old, deletes, f"{count} {_items(count)}")
+    if not old:
+        return None
+    share, limit = Fraction(deletes, old), _exact(policy.max_delete_ratio)
+    if share <= limit:
+        return None
+    shown = _percent(limit)
+    message = (f"{channel}: the push would delete {deletes} of the {old} products the channel "
+               f"holds ({_percent(share, beside=limit)}%), more than the {shown}% allowed")
+    return GateReason("too-many-deletes", message, old, deletes, f"{shown}%")
 
 
 def _exact(ratio: float) -> Fraction:

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from feedsync.apis import deliver as apis  # API channels (issue 12, docs/apis.md)
+from feedsync.apis.base import ApiChannel
+from feedsync.apis.sink import is_sink
 from feedsync.config import ChannelConfig, Config, gate_policy
 from feedsync.core import ChannelTarget
 from feedsync.destinations import destination_of
@@ -91,6 +94,7 @@ class PushPlan:
     state_dir: Path
     policies: dict[str, GatePolicy] = field(default_factory=dict)
     staging: Path = field(default_factory=Path)
+    apis: dict[str, ApiChannel] = field(default_factory=dict)   # API channels, by target
 
 
 def destinations_for(target: ChannelConfig, cli_urls: Sequence[str]) -> list[Destination]:
@@ -120,24 +124,33 @@ def plan_push(config: Config, catalog: Path | str | None, channels: Iterable[str
     destinations: dict[str, list[Destination]] = {}
     for channel in chosen:
         found = destinations_for(channel, to)
-        if not found:
+        if not found and not channel.api:
             raise ConfigError(
                 f"channel {channel.name!r} has nowhere to go",
                 key=f"channels.{channel.name}.destinations",
-                tip="add destinations: in the config, or --to URL (e.g. file:///srv/feeds/)")
+                tip="add destinations: in the config, or --to URL (e.g. file:///srv/feeds/), "
+                    "or an api: section (docs/apis.md)")
         for destination in found:
             publisher_for(destination)  # reads the secrets and key files it names
         destinations[channel.name] = found
     targets = prepare_targets(config, list(channels), None, True)
+    # API channels: credentials checked now, the API sink added to the target's outputs.
+    api_channels = apis.channels_for(targets, {k: len(v) for k, v in destinations.items()})
     return PushPlan(config=config, catalog=catalog_path, targets=targets,
-                    destinations=destinations, state_dir=state, policies=policies)
+                    destinations=destinations, state_dir=state, policies=policies,
+                    apis=api_channels)
 
 
 def push(catalog: Path | str | None = None, channels: Iterable[str] = (),
          config: Config | None = None, *, to: Sequence[str] = (), force: bool = False,
          dry_run: bool = False, state_dir: Path | str | None = None,
-         progress: ProgressCallback | None = None) -> RunReport:
+         progress: ProgressCallback | None = None, full: bool = False,
+         clock: Callable[[], float] | None = None) -> RunReport:
     """Build and deliver every selected channel; see the module docstring for the order.
+
+    API channels (``api:``) send only what changed since the channel last accepted it;
+    ``full`` re-sends everything. ``clock`` (seconds since the epoch) is for tests of the
+    keep-alive window.
 
     >>> report = push("catalog.csv", ["google"], to=["file:///srv/feeds/"])  # doctest: +SKIP
     """
@@ -152,7 +165,7 @@ def push(catalog: Path | str | None = None, channels: Iterable[str] = (),
         _remove_stale_staging(plan.staging.parent)
         plan.staging.mkdir(parents=True, exist_ok=True)
         try:
-            report = _push(plan, state, run_id, force, dry_run, progress)
+            report = _push(plan, state, run_id, force, dry_run, progress, full, clock)
         except FeedsyncError as exc:
             # SIGTERM arrives as Interrupted: record it as such, like SIGINT below.
             ended: RunStatus = "interrupted" if isinstance(exc, Interrupted) else "failed"
@@ -171,7 +184,8 @@ def push(catalog: Path | str | None = None, channels: Iterable[str] = (),
 
 
 def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
-          progress: ProgressCallback | None) -> RunReport:
+          progress: ProgressCallback | None, full: bool = False,
+          clock: Callable[[], float] | None = None) -> RunReport:
     for target in plan.targets:
         target.report.files = {o.name: str(plan.staging / o.path.name) for o in target.outputs}
         for output in target.outputs:
@@ -180,10 +194,12 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
                  progress, require_products=False).execute()
     log.info("built %d products into %d channel(s)", report.products_read, len(plan.targets))
     _keep_issue_logs(plan, report, run_id, max(plan.config.keep_feeds, 1))
-    deliveries = []
+    deliveries: list[Delivery | apis.ApiDelivery] = []
     for target in plan.targets:
         policy = plan.policies[target.name]
         for output in target.outputs:
+            if is_sink(output.writer):
+                continue   # the API channel's records, delivered below
             for destination in plan.destinations[target.config.name]:
                 delivery = Delivery(
                     channel=target.config.name, output=output.name, file=output.path,
@@ -194,9 +210,16 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
                     sha256=sha256_file(output.path).sha256)
                 _deliver(delivery, state, run_id, policy, force, dry_run)
                 deliveries.append(delivery)
+        api = plan.apis.get(target.config.name)
+        if api is not None:   # API channels
+            deliveries.append(apis.deliver(
+                target, api, state, run_id, policy, staging=plan.staging,
+                logs=plan.state_dir / "logs" / str(run_id), force=force, full=full,
+                dry_run=dry_run, clock=clock))
     report.dry_run = dry_run
     report.deliveries = [d.result() for d in deliveries]
-    report.messages = [_line(d) for d in deliveries]
+    report.messages = [d.line() if isinstance(d, apis.ApiDelivery) else _line(d)
+                       for d in deliveries]
     report.exit_code = _worst(d.error_code for d in deliveries)
     _keep_html(plan, report, state, run_id)  # while the staged feeds are there to preview
     for target in plan.targets:

@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Literal, TypedDict
+from typing import Any, BinaryIO, Literal, Protocol, TypedDict
 
 from feedsync.codes import CODES
 from feedsync.gate import GateDecision
@@ -266,6 +266,22 @@ class DeliveryResult:
         return data
 
 
+class DeliveryRecord(Protocol):
+    """What the report keeps of a delivery: a feed file (``DeliveryResult``) or an API
+    channel's run (``feedsync.apis.deliver.ApiDelivery``)."""
+
+    @property
+    def channel(self) -> str: ...
+    @property
+    def destination(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def items(self) -> int: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class RollbackInfo:
     """Which kept feed a rollback re-published (``--json``: ``rollback``)."""
@@ -298,9 +314,10 @@ class RunReport:
     controls: ControlsSummary | None = None          # joins and category map, when used
     stock: dict[str, StockSummary] | None = None     # target -> its store stock file
     rollback: RollbackInfo | None = None
-    deliveries: list[DeliveryResult] | None = None   # push and rollback
+    deliveries: list[DeliveryRecord] | None = None   # push and rollback
     messages: list[str] | None = None                # one line per delivery, for people
     html: str | None = None                          # the HTML report written, if any
+    api_status: dict[str, dict[str, Any]] | None = None  # `feedsync status`, per target
 
     def add_problem(self, problem: RowProblem) -> None:
         self.rows_skipped += 1
@@ -334,6 +351,8 @@ class RunReport:
             data["messages"] = list(self.messages)
         if self.html is not None:
             data["html"] = self.html
+        if self.api_status is not None:
+            data["status"] = self.api_status
         return data
 
     def to_json(self) -> str:

@@ -45,9 +45,18 @@ _QUERY = re.compile(r"(?P<head>(?:://|\s|^|\"|')[^\s?\"'<>]*)\?[^\s\"'<>#]+", re
 
 def register_secret(value: str | None) -> None:
     """Remember ``value`` so that ``redact`` masks it from now on (and its URL encodings)."""
-    if not value or len(value) < MIN_SECRET_LENGTH:
+    register_secrets([value])
+
+
+def register_secrets(values: Iterable[str | None]) -> None:
+    """``register_secret`` for several values, compiling the pattern once (a key file's
+    PEM lines would otherwise recompile an ever longer pattern once per line)."""
+    variants = set()
+    for value in values:
+        if value and len(value) >= MIN_SECRET_LENGTH:
+            variants |= {value, quote(value, safe=""), quote_plus(value), value.strip()}
+    if not variants:
         return
-    variants = {value, quote(value, safe=""), quote_plus(value), value.strip()}
     with _lock:
         global _pattern
         before = len(_secrets)

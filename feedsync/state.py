@@ -26,7 +26,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +51,7 @@ RUN_STATUSES: Final[tuple[str, ...]] = get_args(RunStatus)
 
 DEFAULT_STATE_DIR: Final = ".feedsync"
 DB_NAME: Final = "state.sqlite"
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 # A kept copy that no row points at, untouched this long, was left by a killed run (a
 # live run inserts its row right after the copy).
@@ -88,9 +88,45 @@ CREATE TABLE feeds (
 );
 CREATE INDEX feeds_by_target ON feeds (channel, destination, published, id);
 CREATE INDEX feeds_by_run ON feeds (run_id, channel);
+{{deltas}}
 PRAGMA user_version = {SCHEMA_VERSION};
 COMMIT;
 """
+
+# Version 2 (issue 12): per-product deltas of the API channels and their submissions still
+# waiting for the channel's answer (feedsync/deltas.py). Version 1 databases are migrated
+# in place on open: the new tables are added, nothing of version 1 changes.
+_DELTA_TABLES: Final = """
+CREATE TABLE deltas (
+    target      TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    hash        BLOB,
+    accepted_at INTEGER,
+    rejected    BLOB,
+    rejections  INTEGER NOT NULL DEFAULT 0,
+    reason      TEXT,
+    PRIMARY KEY (target, key)
+) WITHOUT ROWID;
+CREATE TABLE submissions (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    target      TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    handle      TEXT,
+    detail_json TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE submission_items (
+    submission_id INTEGER NOT NULL REFERENCES submissions(id) ON DELETE CASCADE,
+    seq           INTEGER NOT NULL,
+    key           TEXT NOT NULL,
+    op            TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+    hash          BLOB,
+    PRIMARY KEY (submission_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX submissions_by_target ON submissions (target, id);
+"""
+_SCHEMA_SQL: Final = _SCHEMA.replace("{deltas}", _DELTA_TABLES)
 
 _SELECT_FEEDS: Final = (
     "SELECT id, run_id, channel, destination, file_name, items, rejected, bytes, sha256,"
@@ -351,12 +387,41 @@ class State:
                 file=str(self.path),
                 tip="upgrade feedsync; an older version must not rewrite a newer state",
             )
-        if version != SCHEMA_VERSION or not self._has_tables():
+        if version < 1 or not self._has_tables({"runs", "feeds"}):
             raise self._damaged("it is empty or is not a feedsync state database")
+        if version == 1:
+            self._migrate_to_2()
+        if not self._has_tables({"deltas", "submissions", "submission_items"}):
+            raise self._damaged("the tables of schema version 2 are missing")
 
-    def _has_tables(self) -> bool:
+    def _has_tables(self, names: set[str]) -> bool:
         rows = self._query("SELECT name FROM sqlite_master WHERE type = 'table'")
-        return {"runs", "feeds"} <= {row[0] for row in rows}
+        return names <= {row[0] for row in rows}
+
+    def _migrate_to_2(self) -> None:
+        """Add the delta tables to a version-1 database, in one transaction."""
+        with self._tx() as conn:
+            if conn.execute("PRAGMA user_version").fetchone()[0] != 1:
+                return   # another process migrated it a moment ago
+            for statement in _DELTA_TABLES.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # --- hooks for feedsync/deltas.py (per-product deltas of the API channels) ------------
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open database; write only inside ``transaction()``."""
+        return self._conn
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction; sqlite3 errors become ``StateError``."""
+        return self._tx()
+
+    def guard(self, action: str) -> AbstractContextManager[None]:
+        """Turn sqlite3 errors of a read into a ``StateError`` naming the file."""
+        return self._guard(action)
 
     def _damaged(self, detail: str) -> StateError:
         return StateError(
@@ -549,7 +614,7 @@ def _create_database(path: Path) -> None:
     try:
         conn = sqlite3.connect(temp, isolation_level=None)
         try:
-            conn.executescript(_SCHEMA)
+            conn.executescript(_SCHEMA_SQL)
         finally:
             conn.close()
     except BaseException:

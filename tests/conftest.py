@@ -1,6 +1,6 @@
 import os
 
-pytest_plugins = ["tests.servers.fixtures"]
+pytest_plugins = ["tests.servers.fixtures", "tests.servers.api_fixtures"]
 
 # Rules measured from "now" (availability_date at most a year ahead) read FEEDSYNC_NOW:
 # fix it for the whole suite, in process and in every CLI subprocess (they inherit the

@@ -338,97 +338,34 @@ def test_shipped_tables_are_well_formed() -> None:
             assert shipped == (SPECS / name).read_bytes(), name
 
 
-# --- deltas -------------------------------------------------------------------------------
+# --- every build is a full envelope; deltas are push's (tests/test_api_amazon.py) -------
 
-def test_second_build_sends_only_what_changed(tmp_path: Path) -> None:
+def test_every_build_writes_every_sku_as_update(tmp_path: Path) -> None:
     out = tmp_path / "out"
     _build(write_csv(tmp_path / "one.csv", SHIRTS), out)
-    assert (out / SIDECAR).is_file()
-    second = [dict(r) for r in SHIRTS if r["id"] != "SH-6"]            # SH-6 removed
-    second[0]["price"] = "14.00"                                       # SH-1: price only
-    second[1]["quantity"] = "0"                                        # SH-2: quantity only
-    second[2]["title"] = "Plain cotton shirt, new cut"                 # SH-3: listing
-    report = _build(write_csv(tmp_path / "two.csv", second), out)
-    assert report.channels[0].written == 5                             # unchanged still count
-    messages = _messages(out)
-    assert sorted(messages) == ["SH-1", "SH-2", "SH-3", "SH-6"]        # SH-4, SH-5 unchanged
-
-    price = messages["SH-1"]
-    assert price["operationType"] == "PARTIAL_UPDATE" and "requirements" not in price
-    assert price["productType"] == "SHIRT"
-    assert price["attributes"] == {
-        "purchasable_offer": [{"currency": "USD", "marketplace_id": "ATVPDKIKX0DER",
-                               "our_price": [{"schedule": [{"value_with_tax": 14.0}]}]}],
-        "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": 5}]}
-    assert messages["SH-2"]["operationType"] == "PARTIAL_UPDATE"
-    assert messages["SH-2"]["attributes"]["fulfillment_availability"][0]["quantity"] == 0
-    assert messages["SH-3"]["operationType"] == "UPDATE"
-    assert messages["SH-3"]["attributes"]["item_name"][0]["value"] == "Plain cotton shirt, new cut"
-    assert messages["SH-6"] == {"messageId": 4, "sku": "SH-6", "operationType": "DELETE"}
-
-
-def test_a_build_with_nothing_to_change_still_writes_a_valid_document(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    catalog = write_csv(tmp_path / "c.csv", SHIRTS)
-    _build(catalog, out)
-    _build(catalog, out)
-    messages = _document(out / FEED)["messages"]   # messages needs at least one item
-    assert len(messages) == 1
-    assert messages[0]["operationType"] == "PARTIAL_UPDATE"
-    assert messages[0]["sku"] == "SH-1"
-
-
-def test_losing_an_offer_attribute_needs_a_full_update(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    _build(write_csv(tmp_path / "one.csv", SHIRTS), out)
-    second = [dict(r) for r in SHIRTS]
-    second[0]["quantity"] = ""      # PARTIAL_UPDATE could not remove fulfillment_availability
+    second = [dict(r) for r in SHIRTS if r["id"] != "SH-6"]
+    second[0]["price"] = "14.00"
     _build(write_csv(tmp_path / "two.csv", second), out)
-    message = _messages(out)["SH-1"]
-    assert message["operationType"] == "UPDATE"
-    assert "fulfillment_availability" not in message["attributes"]
+    messages = _messages(out)
+    assert sorted(messages) == [f"SH-{n}" for n in range(1, 6)]   # no DELETE from a build
+    assert {m["operationType"] for m in messages.values()} == {"UPDATE"}
+    assert messages["SH-1"]["attributes"]["purchasable_offer"][0]["our_price"] == [
+        {"schedule": [{"value_with_tax": 14.0}]}]
+    assert not (out / SIDECAR).exists()          # no sidecar: the state is push's
 
 
-def test_full_mode_sends_every_sku_and_still_deletes(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    _build(write_csv(tmp_path / "one.csv", SHIRTS), out)
-    _build(write_csv(tmp_path / "two.csv", SHIRTS[:5]), out, {"mode": "full"})
-    operations = {sku: m["operationType"] for sku, m in _messages(out).items()}
-    assert operations == {**{f"SH-{n}": "UPDATE" for n in range(1, 6)}, "SH-6": "DELETE"}
+@pytest.mark.parametrize("option", [{"mode": "delta"}, {"deletes": False},
+                                    {"max_delete_fraction": 0.5}])
+def test_sidecar_options_are_refused_with_what_replaced_them(tmp_path: Path,
+                                                            option: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _build(write_csv(tmp_path / "c.csv", SHIRTS), tmp_path / "out", option)
+    name = next(iter(option))
+    assert caught.value.key == f"{KEY}.{name}"
+    assert "gone" in caught.value.message
 
 
-def test_deletes_false_never_deletes(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    _build(write_csv(tmp_path / "one.csv", SHIRTS), out)
-    _build(write_csv(tmp_path / "two.csv", SHIRTS[:5]), out, {"deletes": False})
-    assert all(m["operationType"] != "DELETE" for m in _messages(out).values())
-
-
-def test_deleting_most_skus_is_refused_unless_allowed(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    _build(write_csv(tmp_path / "one.csv", SHIRTS), out)
-    before = snapshot(out)
-    two = write_csv(tmp_path / "two.csv", SHIRTS[:2])   # 4 of 6 SKUs would go
-    with pytest.raises(GateRefused) as caught:
-        _build(two, out)
-    assert caught.value.exit_code == ExitCode.GATE_REFUSED
-    assert caught.value.key == f"{KEY}.max_delete_fraction"
-    assert snapshot(out) == before
-    _build(two, out, {"max_delete_fraction": 1})
-    assert sorted(sku for sku, m in _messages(out).items()
-                  if m["operationType"] == "DELETE") == ["SH-3", "SH-4", "SH-5", "SH-6"]
-
-
-def test_another_marketplace_starts_from_scratch(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    _build(write_csv(tmp_path / "one.csv", SHIRTS), out)
-    german = [{**row, "currency": "EUR"} for row in SHIRTS[:5]]   # amazon.de sells in EUR
-    _build(write_csv(tmp_path / "two.csv", german), out, {"marketplace_id": "A1PA6795UKMFR9"})
-    operations = {m["operationType"] for m in _messages(out).values()}
-    assert operations == {"UPDATE"}   # SH-6 belonged to the other marketplace's feed
-
-
-def test_failed_build_leaves_the_previous_feed_and_sidecar(tmp_path: Path) -> None:
+def test_failed_build_leaves_the_previous_feed(tmp_path: Path) -> None:
     out = tmp_path / "out"
     config = write_config(tmp_path / "feedsync.yaml", json.dumps(_raw()))
     code, _, stderr = run_cli("build", write_csv(tmp_path / "one.csv", SHIRTS), "--config",
@@ -444,23 +381,13 @@ def test_failed_build_leaves_the_previous_feed_and_sidecar(tmp_path: Path) -> No
     assert code == ExitCode.CATALOG, stderr
     assert snapshot(out) == before
     assert temp_files(out) == []
-    # And the next good build still computes its delta from the first build.
-    code, _, stderr = run_cli("build", write_csv(tmp_path / "two.csv", SHIRTS[:5]), "--config",
-                              config, "--out", out)
-    assert code == ExitCode.OK, stderr
-    assert _messages(out) == {"SH-6": {"messageId": 1, "sku": "SH-6", "operationType": "DELETE"}}
 
 
-def test_damaged_sidecar_is_named_and_left_alone(tmp_path: Path) -> None:
+def test_every_product_rejected_writes_no_document(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    out.mkdir()
-    (out / SIDECAR).write_bytes(b"not a database at all" * 100)
-    before = snapshot(out)
-    with pytest.raises(OutputError) as caught:
-        _build(write_csv(tmp_path / "c.csv", SHIRTS), out)
-    assert caught.value.exit_code == ExitCode.USAGE
-    assert caught.value.file == str(out / SIDECAR)
-    assert snapshot(out) == before
+    with pytest.raises(GateRefused):   # Amazon's schema needs one message or more
+        _build(write_csv(tmp_path / "c.csv", [_row("X-1", price="")]), out)
+    assert not (out / FEED).exists()
 
 
 def test_validate_writes_no_feed_and_no_sidecar(tmp_path: Path) -> None:

@@ -29,7 +29,8 @@ _CODE = re.compile(r"^[a-z]+(?:-[a-z]+)+$")
 # Calls that take a code: the keyword ``code=`` or this positional index.
 _CODE_ARGS = {"Issue": 0, "RowProblem": 2, "ItemRejected": 0, "GateReason": 0,
               "_problem": 1,  # csv_source's RowProblem helper
-              "_BadValue": 2}  # the Amazon writer's value refusal
+              "_BadValue": 2,  # the Amazon writer's value refusal
+              "add": 0}  # apis.base.IssueSink.add (kebab-case strings only, see _CODE)
 
 
 def _strings(node: ast.AST) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from feedsync.errors import ExitCode
-from feedsync.state import FeedRecord, State, StateError
+from feedsync.state import SCHEMA_VERSION, FeedRecord, State, StateError
 
 REPO = Path(__file__).resolve().parents[1]
 HOUR_AGO = time.time() - 2 * 3600  # a file mtime; nothing here waits on the clock
@@ -63,7 +63,7 @@ def test_open_creates_the_directory_and_the_database(tmp_path: Path) -> None:
     assert temp_files(state.state_dir) == []
     with sqlite3.connect(state.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
 
 
 def test_default_state_dir_is_dot_feedsync_under_cwd(

@@ -51,6 +51,21 @@ class SeenIds:
             self._rebuild(self._size * 2)
         return 0
 
+    def line_of(self, product_id: str) -> int:
+        """The line ``product_id`` was seen at (1 if unknown), or 0 if never seen."""
+        key = hash(product_id) or 1
+        keys, size = self._keys, self._size
+        slot = key % size
+        while True:
+            found = keys[slot]
+            if found == _EMPTY:
+                return 0
+            if found == key:
+                return self._lines[slot] or 1
+            slot += 1
+            if slot == size:
+                slot = 0
+
     def reserve(self, expected: int) -> None:
         """Make room for ``expected`` ids at once (an estimate; more still fit)."""
         size = _size_for(expected)
