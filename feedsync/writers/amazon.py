@@ -203,8 +203,9 @@ class AmazonListingsWriter:
                         if c.name not in _CONTROL_FIELDS]
         self._handle: BinaryIO | None = None
         self._validator = message_validator()
-        self._count = 0
-        self._bytes = 0
+        self._count = 0        # messages of this build: message ids run on across documents
+        self._in_document = 0  # messages of the current document (a split starts another)
+        self._bytes = 0        # bytes of the current document
         self._skus = SeenIds(1 << 10)
         self._pending: str | None = None   # the SKU encode() prepared for write_encoded()
 
@@ -272,7 +273,11 @@ class AmazonListingsWriter:
 
     # --- the Writer protocol ------------------------------------------------------------
     def start(self, handle: BinaryIO) -> None:
+        """Start a document; called again for each part of a split feed
+        (``feedsync/writers/split.py``), where message ids continue."""
         self._handle = handle
+        self._in_document = 0
+        self._bytes = 0
         head = ('{"header":' + _dumps(self.header) + ',"messages":[\n').encode("utf-8")
         self._put(head)
 
@@ -432,15 +437,16 @@ class AmazonListingsWriter:
 
     # --- bytes ------------------------------------------------------------------------------
     def _emit(self, data: bytes) -> None:
-        if self._count + 1 > self.max_messages:
+        if self._in_document + 1 > self.max_messages:
             raise OutputError(
                 f"the Amazon listings feed would hold more than {self.max_messages:,} messages, "
                 "the most Amazon takes in one JSON_LISTINGS_FEED",
                 tip="push through the SP-API with an api: section, which sends only changes "
                     "and splits them into feeds of 25,000 (docs/apis.md), or split the catalog "
                     f"into several files built into separate output directories ({COUNT_SOURCE})")
-        self._put(data if self._count == 0 else b",\n" + data)
+        self._put(data if self._in_document == 0 else b",\n" + data)
         self._count += 1
+        self._in_document += 1
 
     def _put(self, data: bytes, tail: bool = False) -> None:
         assert self._handle is not None
@@ -448,7 +454,7 @@ class AmazonListingsWriter:
         if self._bytes + len(data) + reserve > self.max_bytes:
             raise OutputError(
                 f"the Amazon listings feed would be over {_size(self.max_bytes)} after "
-                f"{self._count:,} messages; Amazon asks for feeds under 10 MiB",
+                f"{self._in_document:,} messages; Amazon asks for feeds under 10 MiB",
                 tip="push through the SP-API with an api: section, which sends only changes "
                     "and splits them by size (docs/apis.md), or split the catalog into several "
                     f"files built into separate output directories ({SIZE_SOURCE})")
