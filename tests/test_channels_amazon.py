@@ -414,7 +414,7 @@ def test_a_feed_over_amazons_limits_is_split_into_documents(tmp_path: Path,
     assert sorted(out.glob("amazon-listings*.json")) == sorted(paths)
     assert paths[0].name == FEED and len(paths) >= 2
     assert paths[1].name == "amazon-listings-0002.json"
-    ids: list[int] = []
+    skus: list[str] = []
     for path in paths:
         document = _document(path)
         assert not list(FEED_SCHEMA.iter_errors(document))
@@ -422,8 +422,8 @@ def test_a_feed_over_amazons_limits_is_split_into_documents(tmp_path: Path,
             assert len(document["messages"]) <= limit["max_messages"]
         else:
             assert path.stat().st_size <= limit["max_bytes"]
-        ids += [m["messageId"] for m in document["messages"]]
-    assert ids == list(range(1, len(SHIRTS) + 1))
+        skus += [m["sku"] for m in document["messages"]]
+    assert skus == [row["id"] for row in SHIRTS]
     assert sum(p["items"] for p in parts) == len(SHIRTS)
 
 

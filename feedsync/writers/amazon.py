@@ -75,6 +75,7 @@ _MONEY = re.compile(r"^(\d+(?:\.\d+)?) ([A-Z]{3})$")
 _IDENTIFIER_TYPES: Final = {8: "ean", 12: "upc", 13: "ean", 14: "gtin"}
 _MAX_OTHER_IMAGES: Final = 8
 _TAIL: Final = b"\n]}\n"
+_ID_PREFIX: Final = b'{"messageId":'
 
 
 # --- Amazon's schemas, loaded and compiled once --------------------------------------------
@@ -444,9 +445,19 @@ class AmazonListingsWriter:
                 tip="push through the SP-API with an api: section, which sends only changes "
                     "and splits them into feeds of 25,000 (docs/apis.md), or split the catalog "
                     f"into several files built into separate output directories ({COUNT_SOURCE})")
+        data = self._numbered(data)
         self._put(data if self._in_document == 0 else b",\n" + data)
         self._count += 1
         self._in_document += 1
+
+    def _numbered(self, data: bytes) -> bytes:
+        """The message with the id it takes in its document (ids start at 1 in each
+        document of a split feed). ``_encode`` writes ``messageId`` first."""
+        number = str(self._in_document + 1).encode("ascii")
+        end = data.index(b",", len(_ID_PREFIX))
+        if data[len(_ID_PREFIX):end] == number:
+            return data
+        return _ID_PREFIX + number + data[end:]
 
     def _put(self, data: bytes, tail: bool = False) -> None:
         assert self._handle is not None
