@@ -26,7 +26,7 @@ from feedsync.apis import deliver as apis  # API channels (issue 12, docs/apis.m
 from feedsync.apis.base import ApiChannel
 from feedsync.apis.sink import is_sink
 from feedsync.config import ChannelConfig, Config, gate_policy
-from feedsync.core import ChannelTarget
+from feedsync.core import ChannelTarget, Output
 from feedsync.destinations import destination_of
 from feedsync.errors import (
     ConfigError,
@@ -47,6 +47,7 @@ from feedsync.report import DeliveryResult, DeliveryStatus, LastGood, RollbackIn
 from feedsync.secrets import redact
 from feedsync.state import FeedRecord, RunStatus, State
 from feedsync.targets import prepare_targets, resolve_targets
+from feedsync.writers.split import SplitWriter
 
 log = logging.getLogger("feedsync.push")
 
@@ -201,15 +202,18 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
             if is_sink(output.writer):
                 continue   # the API channel's records, delivered below
             for destination in plan.destinations[target.config.name]:
-                delivery = Delivery(
-                    channel=target.config.name, output=output.name, file=output.path,
-                    destination=destination, publisher=publisher_for(destination),
-                    remote_name=output.path.name,
-                    key=remote_key(destination, output.path.name),
-                    items=target.report.written, rejected=target.report.rejected,
-                    sha256=sha256_file(output.path).sha256)
-                _deliver(delivery, state, run_id, policy, force, dry_run)
-                deliveries.append(delivery)
+                # Every part of a split output (writers/split.py) goes, each one gated on
+                # the target's total, as one file was before: the set is all or nothing
+                # at the gate, part 1 keeping the output's own name.
+                for path in _parts_of(output):
+                    delivery = Delivery(
+                        channel=target.config.name, output=output.name, file=path,
+                        destination=destination, publisher=publisher_for(destination),
+                        remote_name=path.name, key=remote_key(destination, path.name),
+                        items=target.report.written, rejected=target.report.rejected,
+                        sha256=sha256_file(path).sha256)
+                    _deliver(delivery, state, run_id, policy, force, dry_run)
+                    deliveries.append(delivery)
         api = plan.apis.get(target.config.name)
         if api is not None:   # API channels
             deliveries.append(apis.deliver(
@@ -226,6 +230,14 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
         # The staging copies are gone after the run; the deliveries say where feeds went.
         target.report.files = {}
     return report
+
+
+def _parts_of(output: Output) -> list[Path]:
+    """The files an output wrote: its parts when split, else its one file."""
+    writer = output.writer
+    if isinstance(writer, SplitWriter) and writer.parts:
+        return [part.path for part in writer.parts]
+    return [output.path]
 
 
 def _deliver(delivery: Delivery, state: State, run_id: int, policy: GatePolicy, force: bool,
