@@ -22,7 +22,7 @@ from jsonschema.validators import validator_for
 from feedsync import build, validate
 from feedsync.channels.loader import builtin_templates_dir
 from feedsync.config import parse_config
-from feedsync.errors import ConfigError, ExitCode, GateRefused, OutputError
+from feedsync.errors import ConfigError, ExitCode, GateRefused
 from feedsync.report import RunReport
 from feedsync.writers import WRITERS, Column, ItemRejected, Layout
 from tests.helpers import (

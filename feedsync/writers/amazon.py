@@ -149,14 +149,21 @@ class _BadValue(Exception):
 
 
 class AmazonListingsWriter:
-    """``amazon_listings``: one JSON_LISTINGS_FEED document per build.
+    """``amazon_listings``: one JSON_LISTINGS_FEED document per build (several when the
+    channel's limits split it, ``feedsync/writers/split.py``).
 
-    Not stateless: message ids count the messages written, and a SKU may appear once, so
-    ``write_encoded`` must follow the ``encode`` of the same item (runs with it are serial).
+    Stateless, so a parallel build encodes messages in its workers: ``encode`` depends on
+    the item alone, and what depends on the messages before it is done by
+    ``write_encoded`` in the process that writes, in catalog order: the message id (its
+    place in the document, written over the placeholder ``encode`` gave) and the SKU
+    table. The serial and the parallel build write the same bytes.
     """
 
-    stateless = False
+    stateless = True
     concatenable = False
+    # ``encode`` numbers a message after those this process wrote: ``feedsync explain``
+    # writes the products before the one it shows (into nothing), so its id is the build's.
+    numbered = True
 
     def __init__(self, layout: Layout) -> None:
         options = dict(layout.options)
@@ -208,7 +215,6 @@ class AmazonListingsWriter:
         self._in_document = 0  # messages of the current document (a split starts another)
         self._bytes = 0        # bytes of the current document
         self._skus = SeenIds(1 << 10)
-        self._pending: str | None = None   # the SKU encode() prepared for write_encoded()
 
     # --- option checks (ConfigError naming the key path, before the catalog is read) -------
     def _required_text(self, options: Mapping[str, Any], name: str, what: str) -> str:
@@ -283,22 +289,27 @@ class AmazonListingsWriter:
         self._put(head)
 
     def encode(self, item: Mapping[str, Any]) -> bytes:
-        """The next message for ``item``, numbered after the messages written so far."""
+        """The message for ``item``; ``write_encoded`` gives it its id."""
         message = self.update_message(item)
         data = self._encode(message)
         if self._skus.line_of(message["sku"]):
+            # The backstop behind the pipeline's duplicate-id check (on the SKU as
+            # written), where this process has written the SKU before (a serial build).
             raise ItemRejected(
                 "amazon-duplicate-sku",
                 f"SKU {message['sku']!r} was already written by this build; Amazon SKUs are "
                 "unique per seller", field="sku", source=SCHEMA_SOURCE)
-        self._pending = str(message["sku"])
         return data
 
     def write_encoded(self, data: bytes) -> None:
-        sku, self._pending = self._pending, None
-        if sku is None:
-            raise RuntimeError("AmazonListingsWriter.write_encoded needs the encode() "
-                               "of the same item just before it")
+        sku = _sku_of(data)
+        if self._skus.line_of(sku):
+            # Only reachable in a parallel build, and only if the pipeline's duplicate
+            # check missed it: a feed with a SKU twice is never written.
+            raise OutputError(
+                f"SKU {sku!r} would be written twice in the Amazon listings feed; Amazon "
+                "SKUs are unique per seller", tip="run with --jobs 1 to have the second "
+                "product rejected (amazon-duplicate-sku) instead")
         self._emit(data)
         self._skus.add(sku, self._count)
 
@@ -404,7 +415,7 @@ class AmazonListingsWriter:
 
     def _message(self, operation: Operation, sku: str, product_type: str,
                  attributes: Mapping[str, Any]) -> dict[str, Any]:
-        message: dict[str, Any] = {"messageId": self._count + 1, "sku": sku,
+        message: dict[str, Any] = {"messageId": self._in_document + 1, "sku": sku,
                                    "operationType": operation}
         if operation == "DELETE":
             return message
@@ -416,7 +427,7 @@ class AmazonListingsWriter:
 
     def _check(self, message: dict[str, Any]) -> None:
         """Raise ``ItemRejected`` unless Amazon's message schema accepts ``message``."""
-        message["messageId"] = self._count + 1
+        message["messageId"] = self._in_document + 1
         error = best_match(self._validator.iter_errors(message))
         if error is None:
             return
@@ -429,7 +440,7 @@ class AmazonListingsWriter:
             field=field, source=SCHEMA_SOURCE)
 
     def _encode(self, message: dict[str, Any]) -> bytes:
-        message["messageId"] = self._count + 1
+        message["messageId"] = self._in_document + 1
         try:
             return _dumps(message).encode("utf-8")
         except UnicodeEncodeError as exc:  # lone surrogates; the channel cleans them first
@@ -477,6 +488,17 @@ class AmazonListingsWriter:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_DECODER: Final = json.JSONDecoder()
+
+
+def _sku_of(data: bytes) -> str:
+    """The SKU of an encoded message (``_encode`` writes messageId, then sku)."""
+    text = data.decode("utf-8")
+    start = text.index(',"sku":') + len(',"sku":')
+    sku, _ = _DECODER.raw_decode(text, start)
+    return str(sku)
 
 
 def _number(text: str) -> int | float:

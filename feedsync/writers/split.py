@@ -151,6 +151,11 @@ class _Counting:
         self._part.sha256 = self._hash.hexdigest()
 
 
+class _Discard:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
 class SplitWriter:
     """Wraps one output's writer; see the module docstring."""
 
@@ -161,9 +166,15 @@ class SplitWriter:
         # Each item's bytes must be seen alone to count items and sizes exactly.
         self.concatenable = False
         self.path = path
+        # explain replays a build without files: further parts then go to no file.
+        self.discard = False
         self.parts: list[Part] = []
         self.files: list[AtomicFile] = []   # parts 2.. (part 1 is the pipeline's file)
         self._sink: _Counting | None = None
+
+    @property
+    def numbered(self) -> bool:
+        return bool(getattr(self.inner, "numbered", False))
 
     def bind(self, path: Path) -> None:
         """Where part 1 goes (set just before ``start``: push stages elsewhere)."""
@@ -211,9 +222,11 @@ class SplitWriter:
             raise self._refusal(part, size)
         self.finish()
         path = part_path(self.parts[0].path, len(self.parts) + 1)
-        atomic = AtomicFile(path)
-        self.files.append(atomic)
-        handle = atomic.open()
+        handle: BinaryIO = _Discard()  # type: ignore[assignment]
+        if not self.discard:
+            atomic = AtomicFile(path)
+            self.files.append(atomic)
+            handle = atomic.open()
         self.parts.append(Part(path))
         self._open(handle)
 
