@@ -47,9 +47,11 @@ from feedsync.report import DeliveryResult, DeliveryStatus, LastGood, RollbackIn
 from feedsync.secrets import redact
 from feedsync.state import FeedRecord, RunStatus, State
 from feedsync.targets import prepare_targets, resolve_targets
-from feedsync.writers.split import SplitWriter
+from feedsync.writers.split import SplitWriter, part_path
 
 log = logging.getLogger("feedsync.push")
+# Earlier parts looked for when a push writes fewer (a part number past it is not named).
+MAX_REPORTED_PARTS = 1000
 
 # When several destinations fail differently, the run exits with the most serious code.
 _SEVERITY = [ExitCode.SECURITY, ExitCode.PUBLISH_FATAL, ExitCode.PUBLISH_RETRYABLE,
@@ -196,6 +198,7 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
     log.info("built %d products into %d channel(s)", report.products_read, len(plan.targets))
     _keep_issue_logs(plan, report, run_id, max(plan.config.keep_feeds, 1))
     deliveries: list[Delivery | apis.ApiDelivery] = []
+    stale: list[str] = []
     for target in plan.targets:
         policy = plan.policies[target.name]
         for output in target.outputs:
@@ -214,6 +217,8 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
                         sha256=sha256_file(path).sha256)
                     _deliver(delivery, state, run_id, policy, force, dry_run)
                     deliveries.append(delivery)
+                stale.extend(_stale_remote_parts(state, target.config.name, destination,
+                                                 output))
         api = plan.apis.get(target.config.name)
         if api is not None:   # API channels
             deliveries.append(apis.deliver(
@@ -223,7 +228,7 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
     report.dry_run = dry_run
     report.deliveries = [d.result() for d in deliveries]
     report.messages = [d.line() if isinstance(d, apis.ApiDelivery) else _line(d)
-                       for d in deliveries]
+                       for d in deliveries] + stale
     report.exit_code = _worst(d.error_code for d in deliveries)
     _keep_html(plan, report, state, run_id)  # while the staged feeds are there to preview
     for target in plan.targets:
@@ -238,6 +243,26 @@ def _parts_of(output: Output) -> list[Path]:
     if isinstance(writer, SplitWriter) and writer.parts:
         return [part.path for part in writer.parts]
     return [output.path]
+
+
+def _stale_remote_parts(state: State, channel: str, destination: Destination,
+                        output: Output) -> list[str]:
+    """Parts published earlier to ``destination`` beyond this run's count, named.
+
+    Publishers only upload (no remote delete, reliability D6: nothing but feedsync's own
+    temps is ever removed remotely), so a smaller set leaves them there: say so.
+    """
+    parts = _parts_of(output)
+    current = {remote_key(destination, p.name) for p in parts}
+    earlier = {remote_key(destination, part_path(output.path, n).name)
+               for n in range(len(parts) + 1, MAX_REPORTED_PARTS)}
+    lines = []
+    for key in sorted({r.destination for r in state.good_feeds(channel)} & earlier - current):
+        line = (f"{channel}: {key} is a part of an earlier, bigger feed; feedsync does not "
+                "delete remote files: remove it, or the channel reads old products from it")
+        log.warning("%s", line)
+        lines.append(line)
+    return lines
 
 
 def _deliver(delivery: Delivery, state: State, run_id: int, policy: GatePolicy, force: bool,

@@ -184,3 +184,19 @@ def test_push_uploads_every_part_to_a_local_folder(tmp_path: Path) -> None:
     build(_catalog(tmp_path, 5), ["gsmall"], local, _config(templates, gsmall={}))
     for name in ("gsmall.xml", "gsmall-0002.xml", "gsmall-0003.xml"):
         assert (live / name).read_bytes() == (local / name).read_bytes()
+
+
+def test_push_names_remote_parts_a_smaller_set_leaves_behind(tmp_path: Path) -> None:
+    templates = _channel(tmp_path, "gsmall", "google",
+                         {"items_per_feed_file": 2, "several_files": True})
+    live = tmp_path / "live"
+    live.mkdir()
+    config = _config(templates, gsmall={"destinations": [{"url": f"file://{live}/"}]})
+    push(_catalog(tmp_path, 5), ["gsmall"], config, state_dir=tmp_path / "state")
+    report = push(_catalog(tmp_path, 2), ["gsmall"], config, state_dir=tmp_path / "state",
+                  force=True)   # the gate would refuse a shrink from 5 to 2 products
+    assert [d.status for d in report.deliveries] == ["published"]
+    assert _rss_ids(live / "gsmall.xml") == ["P-001", "P-002"]
+    stale = [m for m in report.messages if "earlier, bigger feed" in m]
+    assert [m.split(" is a part")[0].rsplit("/", 1)[1] for m in stale] == [
+        "gsmall-0002.xml", "gsmall-0003.xml"]
