@@ -24,7 +24,7 @@ from feedsync.errors import ExitCode, OutputError
 from feedsync.pipeline import build
 from feedsync.push import push
 from feedsync.writers.split import part_path
-from tests.helpers import good_row, snapshot, temp_files, write_csv
+from tests.helpers import good_row, invoke_cli, snapshot, temp_files, write_csv
 
 SOURCE = "https://example.com/channel/limits"
 
@@ -200,3 +200,15 @@ def test_push_names_remote_parts_a_smaller_set_leaves_behind(tmp_path: Path) -> 
     stale = [m for m in report.messages if "earlier, bigger feed" in m]
     assert [m.split(" is a part")[0].rsplit("/", 1)[1] for m in stale] == [
         "gsmall-0002.xml", "gsmall-0003.xml"]
+
+
+def test_the_cli_names_each_part(tmp_path: Path) -> None:
+    templates = _channel(tmp_path, "gsmall", "google",
+                         {"items_per_feed_file": 2, "several_files": True})
+    config = tmp_path / "feedsync.yaml"
+    config.write_text(f"template_dirs: [{templates}]\nchannels:\n  gsmall:\n"
+                      "    files: {xml: gsmall.xml}\n", encoding="utf-8")
+    code, stdout, stderr = invoke_cli("build", _catalog(tmp_path, 3), "--config", config,
+                                      "--out", tmp_path / "out")
+    assert code == 0, stderr
+    assert "gsmall xml: 2 parts, gsmall.xml (2 items), gsmall-0002.xml (1 items)" in stdout
