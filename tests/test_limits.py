@@ -24,7 +24,9 @@ from feedsync.errors import ExitCode, OutputError
 from feedsync.pipeline import build
 from feedsync.push import push
 from feedsync.writers.split import part_path
+from tests.fixtures.push.pushkit import make_site
 from tests.helpers import good_row, invoke_cli, snapshot, temp_files, write_csv
+from tests.servers.sshd import Sshd
 
 SOURCE = "https://example.com/channel/limits"
 
@@ -212,3 +214,20 @@ def test_the_cli_names_each_part(tmp_path: Path) -> None:
                                       "--out", tmp_path / "out")
     assert code == 0, stderr
     assert "gsmall xml: 2 parts, gsmall.xml (2 items), gsmall-0002.xml (1 items)" in stdout
+
+
+def test_push_uploads_every_part_over_sftp(tmp_path: Path, sshd: Sshd, sftp_dir: Path) -> None:
+    """Against a real OpenSSH sshd on 127.0.0.1 (skipped where sshd is missing)."""
+    templates = _channel(tmp_path, "gsmall", "google",
+                         {"items_per_feed_file": 2, "several_files": True})
+    site = make_site(tmp_path, sshd, sftp_dir)
+    destination = {"url": site.sftp_url, **site.sftp_options}
+    config = _config(templates, gsmall={"destinations": [destination]})
+    report = push(_catalog(tmp_path, 5), ["gsmall"], config, state_dir=tmp_path / "state")
+    assert report.exit_code == 0, report.messages
+    names = ["gsmall.xml", "gsmall-0002.xml", "gsmall-0003.xml"]
+    assert sorted(p.name for p in sftp_dir.iterdir()) == sorted(names)
+    local = tmp_path / "local"
+    build(_catalog(tmp_path, 5), ["gsmall"], local, _config(templates, gsmall={}))
+    for name in names:
+        assert (sftp_dir / name).read_bytes() == (local / name).read_bytes()
