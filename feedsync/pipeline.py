@@ -263,7 +263,11 @@ class Run:
         for target in self.targets:
             for output in target.encoding:
                 chunks = pending.get(id(output))
-                if chunks:
+                if not chunks:
+                    continue
+                if isinstance(output.writer, SplitWriter):
+                    output.writer.write_many(chunks)   # counts each item against limits
+                else:
                     output.writer.write_encoded(b"".join(chunks))
         pending.clear()
 
