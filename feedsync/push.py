@@ -393,9 +393,16 @@ def _line(delivery: Delivery) -> str:
     return head
 
 
+def _part_summary(parts: Mapping[str, list[dict[str, Any]]]) -> dict[str, list[Any]]:
+    """Per split output, each part's file name, items and SHA-256 (``history``)."""
+    return {output: [{"file": Path(p["file"]).name, "items": p["items"], "sha256": p["sha256"]}
+                     for p in found] for output, found in parts.items()}
+
+
 def _summary(report: RunReport) -> Mapping[str, Any]:
     return {"products": report.products_read, "skipped": report.rows_skipped,
-            "channels": {c.target: {"written": c.written, "rejected": c.rejected}
+            "channels": {c.target: {"written": c.written, "rejected": c.rejected,
+                                    **({"parts": _part_summary(c.parts)} if c.parts else {})}
                          for c in report.channels},
             "deliveries": [{"channel": d.channel, "destination": d.destination,
                             "status": d.status, "items": d.items}

@@ -21,6 +21,7 @@ from lxml import etree
 
 from feedsync.config import Config, parse_config
 from feedsync.errors import ExitCode, OutputError
+from feedsync.listings import history
 from feedsync.pipeline import build
 from feedsync.push import push
 from feedsync.writers.split import part_path
@@ -187,6 +188,13 @@ def test_push_uploads_every_part_to_a_local_folder(tmp_path: Path) -> None:
     build(_catalog(tmp_path, 5), ["gsmall"], local, _config(templates, gsmall={}))
     for name in ("gsmall.xml", "gsmall-0002.xml", "gsmall-0003.xml"):
         assert (live / name).read_bytes() == (local / name).read_bytes()
+    run = history(state_dir=tmp_path / "state").runs[0]   # history keeps the parts
+    assert run.summary is not None
+    parts = run.summary["channels"]["gsmall"]["parts"]["xml"]
+    assert [(p["file"], p["items"]) for p in parts] == [
+        ("gsmall.xml", 2), ("gsmall-0002.xml", 2), ("gsmall-0003.xml", 1)]
+    assert parts[2]["sha256"] == hashlib.sha256((live / "gsmall-0003.xml").read_bytes()
+                                                ).hexdigest()
 
 
 def test_push_names_remote_parts_a_smaller_set_leaves_behind(tmp_path: Path) -> None:
