@@ -25,6 +25,7 @@ from feedsync.config import parse_config
 from feedsync.errors import ConfigError, ExitCode, GateRefused
 from feedsync.report import RunReport
 from feedsync.writers import WRITERS, Column, ItemRejected, Layout
+from feedsync.writers import amazon as amazon_writer
 from tests.helpers import (
     EXAMPLES,
     error_line,
@@ -151,6 +152,29 @@ def test_example_feed_validates_against_amazons_schemas(
                                   "issueLocale": "en_US"}
     assert {m["operationType"] for m in document["messages"]} == {"UPDATE"}  # first build
     assert report.channels[0].written == len(document["messages"]) == 23
+
+
+def _broken(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Copies of ``message`` that Amazon's message schema must refuse, one fault each."""
+    without_sku = {k: v for k, v in message.items() if k != "sku"}
+    return [without_sku, {**message, "operationType": "REPLACE"},
+            {**message, "messageId": "one"}, {**message, "attributes": ["item_name"]},
+            {**message, "sku": ""}, {**message, "productType": 7}]
+
+
+def test_the_fast_schema_check_agrees_with_jsonschema(
+        example_build: tuple[Path, RunReport]) -> None:
+    """jsonschema-rs decides first (writers/amazon.py): it must accept and refuse exactly
+    what jsonschema does, on every example message and on broken copies of each."""
+    fast, full = amazon_writer.fast_message_validator(), amazon_writer.message_validator()
+    out, _ = example_build
+    messages = _document(out / FEED)["messages"]
+    for message in messages:
+        assert fast.is_valid(message) and full.is_valid(message)
+        for broken in _broken(message):
+            assert not full.is_valid(broken), broken
+            assert not fast.is_valid(broken), broken
+    assert len(messages) == 23
 
 
 def test_example_catalog_rejects_exactly_what_amazon_cannot_take(
