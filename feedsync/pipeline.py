@@ -34,7 +34,7 @@ from feedsync.model import Issue, Product, Record, RowProblem
 from feedsync.report import IssueLog, RunReport, problem_to_issue
 from feedsync.rules.duplicates import RESERVE_AFTER
 from feedsync.sources import SourceOptions, open_catalog
-from feedsync.targets import check_output_dir, prepare_targets
+from feedsync.targets import CATALOG_LOG, check_output_dir, issue_log_name, prepare_targets
 from feedsync.writers.atomic import AtomicFile, clean_stale_temps
 
 PROGRESS_EVERY = 2000
@@ -137,12 +137,12 @@ class Run:
                         output.file = AtomicFile(output.path)
                         output.file.open()
                         files.append(output.file)
-                log_path = self.out_dir / f"{target.name}.issues.jsonl"
+                log_path = self.out_dir / issue_log_name(target.name)
                 target.log_file = AtomicFile(log_path)
                 target.log = IssueLog(target.log_file.open())
                 target.report.issue_log = str(log_path)
                 files.append(target.log_file)
-            log_path = self.out_dir / "catalog.issues.jsonl"
+            log_path = self.out_dir / CATALOG_LOG
             self._catalog_log_file = AtomicFile(log_path)
             self._catalog_log = IssueLog(self._catalog_log_file.open())
             self.report.catalog_log = str(log_path)

@@ -1,0 +1,66 @@
+"""Two outputs that resolve to one file are refused when the config is read (issue 15,
+item 4).
+
+Before this, the second writer's commit replaced the first's file: the report said
+"written 28" for a channel whose file on disk held the other channel's items (or an issue
+log). Each case runs the real CLI as a subprocess and expects exit 2 with one message
+naming both keys, before the catalog is read and with nothing written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from feedsync.errors import ExitCode
+from tests.helpers import EXAMPLES, error_line, run_cli
+
+CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "two targets, one files: name": (
+        {"google-a": {"template": "google", "files": {"xml": "feed.xml"}},
+         "google-b": {"template": "google", "files": {"xml": "feed.xml"}}},
+        ["channels.google-a.files.xml", "channels.google-b.files.xml"]),
+    "a feed named like another target's default": (
+        {"google": {}, "meta": {"files": {"csv": "google.xml"}}},
+        ["channels.google (output xml: google.xml)", "channels.meta.files.csv"]),
+    "a feed named like an issue log": (
+        {"google": {}, "meta": {"files": {"csv": "google.issues.jsonl"}}},
+        ["channels.google (issue log google.issues.jsonl)", "channels.meta.files.csv"]),
+    "a feed named like the catalog's issue log": (
+        {"google": {"files": {"xml": "catalog.issues.jsonl"}}},
+        ["the catalog's issue log", "channels.google.files.xml"]),
+    "a target named catalog": (
+        {"catalog": {"template": "google"}},
+        ["the catalog's issue log", "channels.catalog (issue log catalog.issues.jsonl)"]),
+    "names differing only in case": (
+        {"google": {"files": {"xml": "Feed.xml"}}, "meta": {"files": {"csv": "feed.XML"}}},
+        ["channels.google.files.xml", "channels.meta.files.csv"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_two_outputs_on_one_path_are_refused_naming_both_keys(tmp_path: Path,
+                                                              case: str) -> None:
+    channels, keys = CASES[case]
+    config = tmp_path / "feedsync.yaml"
+    config.write_text(yaml.safe_dump({"version": 1, "channels": channels}))
+    out = tmp_path / "out"
+    code, _, err = run_cli("build", EXAMPLES, "--config", config, "-o", out)
+    assert code == ExitCode.USAGE, err
+    line = error_line(err)
+    for key in keys:
+        assert key in line, line
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_distinct_names_for_one_template_still_build(tmp_path: Path) -> None:
+    config = tmp_path / "feedsync.yaml"
+    config.write_text(yaml.safe_dump({"version": 1, "channels": {
+        "google-a": {"template": "google"}, "google-b": {"template": "google"}}}))
+    code, _, err = run_cli("build", EXAMPLES, "--config", config, "-o", tmp_path / "out")
+    assert code == ExitCode.OK, err
+    assert {p.name for p in (tmp_path / "out").glob("*.xml")} == {"google-a.xml",
+                                                                 "google-b.xml"}
