@@ -125,6 +125,11 @@ class Run:
                 self.report.stock[target.name] = target.stock.stats.summary()
                 target.stock.close()
 
+    def _atomic(self, path: Path) -> AtomicFile:
+        """A file of the output folder: a planted link out of it is refused (opt-in)."""
+        return AtomicFile(path, within=self.out_dir,
+                          follow_outside=self.config.follow_symlinks_outside_output)
+
     def _open_files(self) -> list[AtomicFile]:
         files: list[AtomicFile] = []
         if self.out_dir is None:
@@ -134,16 +139,16 @@ class Run:
             for target in self.targets:
                 if self.write:
                     for output in target.outputs:
-                        output.file = AtomicFile(output.path)
+                        output.file = self._atomic(output.path)
                         output.file.open()
                         files.append(output.file)
                 log_path = self.out_dir / issue_log_name(target.name)
-                target.log_file = AtomicFile(log_path)
+                target.log_file = self._atomic(log_path)
                 target.log = IssueLog(target.log_file.open())
                 target.report.issue_log = str(log_path)
                 files.append(target.log_file)
             log_path = self.out_dir / CATALOG_LOG
-            self._catalog_log_file = AtomicFile(log_path)
+            self._catalog_log_file = self._atomic(log_path)
             self._catalog_log = IssueLog(self._catalog_log_file.open())
             self.report.catalog_log = str(log_path)
             files.append(self._catalog_log_file)

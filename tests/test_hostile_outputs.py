@@ -64,3 +64,72 @@ def test_distinct_names_for_one_template_still_build(tmp_path: Path) -> None:
     assert code == ExitCode.OK, err
     assert {p.name for p in (tmp_path / "out").glob("*.xml")} == {"google-a.xml",
                                                                  "google-b.xml"}
+
+
+# --- item 3: a symlink planted at a feed's or an issue log's path ---------------------------
+
+PLANTED = ["google.xml", "google.issues.jsonl", "catalog.issues.jsonl"]
+
+
+@pytest.mark.parametrize("name", PLANTED)
+def test_a_planted_link_out_of_the_output_folder_is_refused(tmp_path: Path, name: str) -> None:
+    victim = tmp_path / "home" / ".bashrc"
+    victim.parent.mkdir()
+    victim.write_text("precious\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).symlink_to(victim)
+    code, _, err = run_cli("build", EXAMPLES, "--channel", "google", "--out", out)
+    assert code == ExitCode.USAGE, err
+    line = error_line(err)
+    assert str(out / name) in line and "symbolic link" in line, line
+    assert victim.read_text() == "precious\n"
+    assert sorted(p.name for p in out.iterdir()) == [name]   # nothing else written
+
+
+@pytest.mark.parametrize("name", PLANTED)
+def test_a_dangling_link_out_of_the_folder_is_refused_and_creates_nothing(
+        tmp_path: Path, name: str) -> None:
+    victim = tmp_path / "elsewhere" / "new-file"
+    victim.parent.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).symlink_to(victim)
+    code, _, err = run_cli("build", EXAMPLES, "--channel", "google", "--out", out)
+    assert code == ExitCode.USAGE, err
+    assert str(out / name) in error_line(err)
+    assert not victim.exists()
+
+
+def test_the_opt_in_writes_through_a_link_out_of_the_folder(tmp_path: Path) -> None:
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "products.xml").write_text("old")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "google.xml").symlink_to(www / "products.xml")
+    config = tmp_path / "feedsync.yaml"
+    config.write_text("version: 1\nfollow_symlinks_outside_output: true\n")
+    code, _, err = run_cli("build", EXAMPLES, "--config", config, "--channel", "google",
+                           "--out", out)
+    assert code == ExitCode.OK, err
+    assert (out / "google.xml").is_symlink()
+    assert "<rss" in (www / "products.xml").read_text()
+
+
+def test_a_link_that_stays_in_the_folder_is_written_through(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "kept").mkdir(parents=True)
+    (out / "kept" / "real.xml").write_text("old")
+    (out / "google.xml").symlink_to(out / "kept" / "real.xml")
+    code, _, err = run_cli("build", EXAMPLES, "--channel", "google", "--out", out)
+    assert code == ExitCode.OK, err
+    assert "<rss" in (out / "kept" / "real.xml").read_text()
+
+
+def test_the_opt_in_must_be_true_or_false(tmp_path: Path) -> None:
+    config = tmp_path / "feedsync.yaml"
+    config.write_text("version: 1\nfollow_symlinks_outside_output: yes please\n")
+    code, _, err = run_cli("build", EXAMPLES, "--config", config, "-o", tmp_path / "out")
+    assert code == ExitCode.USAGE, err
+    assert "follow_symlinks_outside_output" in error_line(err)
