@@ -22,7 +22,8 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from feedsync.apis.http import ApiClient, Limits
+from feedsync.apis.auth import StaticToken
+from feedsync.apis.http import ApiClient, Limits, fatal_reply
 from feedsync.errors import ExitCode, PublishFatal, PublishRetryable
 from tests.helpers import EXAMPLES, run_cli
 
@@ -50,7 +51,8 @@ class _Echo(BaseHTTPRequestHandler):
         # The secret straddles the 300th character of the body, where a quote is cut.
         body = ("x" * 290 + f" {sent} ").encode()
         body += (f"header={sent} b64={credential} raw={secret} "
-                 f"urlenc={quote(secret, safe='')} json=\"{secret}\"\n").encode()
+                 f"urlenc={quote(secret, safe='')} json=\"{secret}\" "
+                 f"b64secret={base64.b64encode(secret.encode()).decode()}\n").encode()
         self.send_response(self.server.status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body) + self.server.padding))
@@ -162,3 +164,22 @@ def test_the_api_client_reads_an_error_page_with_a_cap(big_500: _EchoServer) -> 
         client.request("POST", big_500.url("/v1/feeds"), json_body={}, max_body=BIG * 2)
     assert "500" in str(raised.value)
     assert big_500.sent < 32 * 1024 * 1024, f"{big_500.sent:,} bytes were read"
+
+
+@pytest.mark.parametrize("status", [403, 400, 500])
+def test_the_api_client_quotes_a_refusal_echoing_its_token_masked(echo: _EchoServer,
+                                                                  status: int) -> None:
+    echo.status = status   # a 401 renews the token instead of quoting the reply
+    token = "EAAB-CANARY-api-token-0123456789"
+    client = ApiClient(Limits(timeout=10, deadline=60, retries=0),
+                       auth=StaticToken(token, "Meta access token"))
+    try:
+        reply = client.request("POST", echo.url("/v19.0/123/items_batch"), json_body={})
+        text = str(fatal_reply(reply, "sending a batch"))   # how the APIs quote a refusal
+    except (PublishRetryable, PublishFatal) as exc:         # 500: out of retries
+        text = str(exc)
+    assert echo.status in (403, 400, 500) and str(echo.status) in text
+    assert "**" in text and "x" * 200 in text   # the echo was quoted, masked
+    for secret in _forms(token):
+        assert secret not in text, f"{secret!r} leaked"
+    assert len(text) < 1000
