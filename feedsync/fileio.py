@@ -243,9 +243,12 @@ class _TempFile(io.BufferedWriter):
             raise _output_error(exc, self.target) from exc
 
 
-def refuse_link_outside(path: Path, folder: Path) -> None:
+def refuse_link_outside(path: Path, folder: Path, *, folder_name: str = "output folder",
+                        opt_in: str = "follow_symlinks_outside_output: true in the config",
+                        ) -> None:
     """``OutputError`` if ``path`` is a symbolic link whose real target is not in ``folder``
-    (a dangling link counts by where it points)."""
+    (a dangling link counts by where it points); the message names the link and the
+    opt-in setting."""
     if not os.path.islink(path):
         return
     real = Path(os.path.realpath(path))
@@ -253,10 +256,9 @@ def refuse_link_outside(path: Path, folder: Path) -> None:
     if real.parent == home or home in real.parents:
         return
     raise OutputError(
-        f"{path} is a symbolic link to {real}, outside the output folder {folder}; "
+        f"{path} is a symbolic link to {real}, outside the {folder_name} {folder}; "
         "refusing to write through it", file=str(path),
-        tip="remove the link, or set follow_symlinks_outside_output: true in the config "
-            "if writing through it is intended")
+        tip=f"remove the link, or set {opt_in} if writing through it is intended")
 
 
 class AtomicFile:
