@@ -22,7 +22,7 @@ from jsonschema.validators import validator_for
 from feedsync import build, validate
 from feedsync.channels.loader import builtin_templates_dir
 from feedsync.config import parse_config
-from feedsync.errors import ConfigError, ExitCode, GateRefused, OutputError
+from feedsync.errors import ConfigError, ExitCode, GateRefused
 from feedsync.report import RunReport
 from feedsync.writers import WRITERS, Column, ItemRejected, Layout
 from tests.helpers import (
@@ -403,13 +403,28 @@ def test_validate_writes_no_feed_and_no_sidecar(tmp_path: Path) -> None:
 # --- Amazon's limits and schema -------------------------------------------------------
 
 @pytest.mark.parametrize("limit", [{"max_bytes": 3000}, {"max_messages": 3}])
-def test_a_feed_over_amazons_limits_fails_the_build(tmp_path: Path,
-                                                    limit: dict[str, int]) -> None:
+def test_a_feed_over_amazons_limits_is_split_into_documents(tmp_path: Path,
+                                                            limit: dict[str, int]) -> None:
+    """Past max_messages or max_bytes the next messages go to amazon-listings-0002.json,
+    each document valid on its own, message ids running on across documents."""
     out = tmp_path / "out"
-    with pytest.raises(OutputError) as caught:
-        _build(write_csv(tmp_path / "c.csv", SHIRTS), out, limit)
-    assert caught.value.exit_code == ExitCode.USAGE
-    assert not (out / FEED).exists() and not (out / SIDECAR).exists()
+    report = _build(write_csv(tmp_path / "c.csv", SHIRTS), out, limit)
+    parts = report.channels[0].parts["listings"]
+    paths = [Path(p["file"]) for p in parts]
+    assert sorted(out.glob("amazon-listings*.json")) == sorted(paths)
+    assert paths[0].name == FEED and len(paths) >= 2
+    assert paths[1].name == "amazon-listings-0002.json"
+    skus: list[str] = []
+    for path in paths:
+        document = _document(path)
+        assert not list(FEED_SCHEMA.iter_errors(document))
+        if "max_messages" in limit:
+            assert len(document["messages"]) <= limit["max_messages"]
+        else:
+            assert path.stat().st_size <= limit["max_bytes"]
+        skus += [m["sku"] for m in document["messages"]]
+    assert skus == [row["id"] for row in SHIRTS]
+    assert sum(p["items"] for p in parts) == len(SHIRTS)
 
 
 def test_a_message_amazons_schema_refuses_is_rejected_at_build_time(tmp_path: Path) -> None:
