@@ -77,7 +77,8 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
                                  getattr(writer, "max_messages", None),
                                  getattr(writer, "max_bytes", None))
             if limits.active:
-                writer = SplitWriter(writer, limits, path)
+                writer = SplitWriter(writer, limits, path,
+                                     follow_outside=config.follow_symlinks_outside_output)
             outputs.append(Output(name=name, path=path, writer=writer))
         report = ChannelReport(channel=spec.name, target=target_config.name, docs=spec.docs,
                                fill=FieldFill(list(spec.fields)))

@@ -133,3 +133,29 @@ def test_the_opt_in_must_be_true_or_false(tmp_path: Path) -> None:
     code, _, err = run_cli("build", EXAMPLES, "--config", config, "-o", tmp_path / "out")
     assert code == ExitCode.USAGE, err
     assert "follow_symlinks_outside_output" in error_line(err)
+
+
+def test_a_planted_link_at_a_numbered_part_is_refused(tmp_path: Path) -> None:
+    """A channel whose limits split the feed: part 2's name is known in advance, so a link
+    planted there must be refused like one at the first file."""
+    folder = tmp_path / "templates" / "gsmall"
+    folder.mkdir(parents=True)
+    source = "https://example.com/channel/limits"
+    folder.joinpath("channel.yaml").write_text(
+        "extends: google\nname: gsmall\nlimits:\n"
+        f"  items_per_feed_file: {{value: 3, source: '{source}'}}\n"
+        f"  several_files: {{value: true, source: '{source}'}}\n")
+    victim = tmp_path / "home" / ".bashrc"
+    victim.parent.mkdir()
+    victim.write_text("precious\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "google-0002.xml").symlink_to(victim)   # the folder keeps google's file name
+    config = tmp_path / "feedsync.yaml"
+    config.write_text(f"version: 1\ntemplate_dirs: [{tmp_path / 'templates'}]\n"
+                      "channels:\n  gsmall: {}\n")
+    code, _, err = run_cli("build", EXAMPLES, "--config", config, "--out", out)
+    assert code == ExitCode.USAGE, err
+    assert str(out / "google-0002.xml") in error_line(err)
+    assert victim.read_text() == "precious\n"
+    assert not (out / "google.xml").exists()
