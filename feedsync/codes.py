@@ -347,11 +347,12 @@ def markdown(channel_codes: Mapping[str, Iterable[str]] | None = None) -> str:
 
 def shipped_channel_codes(templates: Path) -> dict[str, set[str]]:
     """Code -> the shipped channel folders whose rules or checks name it."""
-    import yaml
+    from feedsync.errors import TemplateError
+    from feedsync.yamlio import load_yaml  # the one bounded YAML reader (issue 15, item 11)
 
     found: dict[str, set[str]] = {}
     for path in sorted(templates.glob("*/channel.yaml")):
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path, TemplateError) or {}
         codes = {c["code"] for c in raw.get("checks", []) or []}
         for spec in (raw.get("fields") or {}).values():
             if isinstance(spec, dict):

@@ -29,7 +29,7 @@ from feedsync.yamlio import load_yaml
 
 _TOP_KEYS = {"version", "catalog", "defaults", "output_dir", "template_dirs", "channels",
              "gate", "state_dir", "keep_feeds", "supplemental", "category_map", "jobs",
-             "report"}
+             "report", "follow_symlinks_outside_output"}
 _REPORT_KEYS = {"html"}
 _SUPPLEMENTAL_KEYS = {"path", "key", "columns", "mode", "format", "encoding", "delimiter"}
 _CATEGORY_KEYS = {"path", "from", "to"}
@@ -133,6 +133,9 @@ class Config:
     category_map: CategoryMap | None = None
     jobs: int = 0            # worker processes for a build; 0 = automatic, 1 = serial
     report_html: Path | None = None  # report.html: build and validate write the HTML report
+    # A feed or issue log that is a symlink out of the output folder is refused unless this
+    # is set (issue 15, item 3): a planted link must not redirect a write.
+    follow_symlinks_outside_output: bool = False
 
 
 def load_config(path: Path) -> Config:
@@ -172,6 +175,8 @@ def parse_config(raw: Mapping[str, Any], path: Path | None = None) -> Config:
         category_map=_category_map(raw.get("category_map"), base, where),
         jobs=_int(raw.get("jobs", 0), where, "jobs"),
         report_html=_report_html(raw.get("report"), base, where),
+        follow_symlinks_outside_output=_bool(raw.get("follow_symlinks_outside_output", False),
+                                             where, "follow_symlinks_outside_output"),
     )
 
 
@@ -412,6 +417,12 @@ def _optional_text(value: Any, where: str, key: str) -> str | None:
 def _text_mapping(value: Any, where: str, key: str) -> dict[str, str]:
     mapping = _mapping(value, where, key)
     return {str(k): _text(v, where, f"{key}.{k}") for k, v in mapping.items()}
+
+
+def _bool(value: Any, where: str, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError("expected true or false", file=where, key=key)
+    return value
 
 
 def _int(value: Any, where: str, key: str) -> int:

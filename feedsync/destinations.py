@@ -16,7 +16,8 @@ from feedsync.errors import ConfigError
 from feedsync.publishers.base import PUBLISHERS, Destination
 from feedsync.publishers.common import Limits, opt_bool, opt_path, parse_location
 
-_FLAGS: Final = ("gzip", "allow_direct_upload", "trust_on_first_use", "tls")
+_FLAGS: Final = ("gzip", "allow_direct_upload", "trust_on_first_use", "tls",
+                  "follow_symlinks_outside")
 _PATHS: Final = ("key_file", "known_hosts", "ca_file", "password_file", "key_passphrase_file")
 _ENV_NAMES: Final = ("password_env", "key_passphrase_env")
 _METHODS: Final = ("PUT", "POST")

@@ -14,7 +14,10 @@
   replaces or 0666 minus umask (0600 would lock a web server out), is flushed and fsynced,
   ``os.replace``d over the target, and the directory is fsynced. On any failure the temp
   file is removed and the previous file is left byte for byte. A target that is a symlink
-  is written through: the real file is replaced and the link keeps pointing at it.
+  is written through: the real file is replaced and the link keeps pointing at it. Given
+  the folder it belongs to (``within``), a link whose real target is outside that folder
+  is refused, naming the link, unless ``follow_outside`` is set: a link planted in the
+  output folder must not make a build replace ``~/.bashrc`` (issue 15, item 3).
   ``copy_atomically`` copies a file that way and checks the bytes it copied.
 
 Example::
@@ -51,6 +54,7 @@ __all__ = [
     "TempKind",
     "clean_stale_temps",
     "copy_atomically",
+    "refuse_link_outside",
     "fsync_directory",
     "is_stale_remote_temp",
     "read_chunks",
@@ -239,6 +243,24 @@ class _TempFile(io.BufferedWriter):
             raise _output_error(exc, self.target) from exc
 
 
+def refuse_link_outside(path: Path, folder: Path, *, folder_name: str = "output folder",
+                        opt_in: str = "follow_symlinks_outside_output: true in the config",
+                        ) -> None:
+    """``OutputError`` if ``path`` is a symbolic link whose real target is not in ``folder``
+    (a dangling link counts by where it points); the message names the link and the
+    opt-in setting."""
+    if not os.path.islink(path):
+        return
+    real = Path(os.path.realpath(path))
+    home = Path(os.path.realpath(folder))
+    if real.parent == home or home in real.parents:
+        return
+    raise OutputError(
+        f"{path} is a symbolic link to {real}, outside the {folder_name} {folder}; "
+        "refusing to write through it", file=str(path),
+        tip=f"remove the link, or set {opt_in} if writing through it is intended")
+
+
 class AtomicFile:
     """``with AtomicFile(path) as fh: fh.write(...)`` commits on success, aborts on error.
 
@@ -247,7 +269,10 @@ class AtomicFile:
     (SQLite), ``reserve()`` creates it and returns the path instead of a handle.
     """
 
-    def __init__(self, target: Path, *, new_mode: int | None = None) -> None:
+    def __init__(self, target: Path, *, new_mode: int | None = None,
+                 within: Path | None = None, follow_outside: bool = False) -> None:
+        if within is not None and not follow_outside:
+            refuse_link_outside(target, within)
         self.target = Path(os.path.realpath(target))
         self.new_mode = new_mode
         self.temp_path: Path | None = None

@@ -34,7 +34,7 @@ from feedsync.model import Issue, Product, Record, RowProblem
 from feedsync.report import IssueLog, RunReport, problem_to_issue
 from feedsync.rules.duplicates import RESERVE_AFTER
 from feedsync.sources import SourceOptions, open_catalog
-from feedsync.targets import check_output_dir, prepare_targets
+from feedsync.targets import CATALOG_LOG, check_output_dir, issue_log_name, prepare_targets
 from feedsync.writers.atomic import AtomicFile, clean_stale_temps
 from feedsync.writers.split import SplitWriter, remove_stale_parts
 
@@ -128,6 +128,11 @@ class Run:
                 self.report.stock[target.name] = target.stock.stats.summary()
                 target.stock.close()
 
+    def _atomic(self, path: Path) -> AtomicFile:
+        """A file of the output folder: a planted link out of it is refused (opt-in)."""
+        return AtomicFile(path, within=self.out_dir,
+                          follow_outside=self.config.follow_symlinks_outside_output)
+
     def _open_files(self) -> list[AtomicFile]:
         files: list[AtomicFile] = []
         if self.out_dir is None:
@@ -137,16 +142,16 @@ class Run:
             for target in self.targets:
                 if self.write:
                     for output in target.outputs:
-                        output.file = AtomicFile(output.path)
+                        output.file = self._atomic(output.path)
                         output.file.open()
                         files.append(output.file)
-                log_path = self.out_dir / f"{target.name}.issues.jsonl"
-                target.log_file = AtomicFile(log_path)
+                log_path = self.out_dir / issue_log_name(target.name)
+                target.log_file = self._atomic(log_path)
                 target.log = IssueLog(target.log_file.open())
                 target.report.issue_log = str(log_path)
                 files.append(target.log_file)
-            log_path = self.out_dir / "catalog.issues.jsonl"
-            self._catalog_log_file = AtomicFile(log_path)
+            log_path = self.out_dir / CATALOG_LOG
+            self._catalog_log_file = self._atomic(log_path)
             self._catalog_log = IssueLog(self._catalog_log_file.open())
             self.report.catalog_log = str(log_path)
             files.append(self._catalog_log_file)

@@ -17,6 +17,8 @@ Example::
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import os
 import re
@@ -31,6 +33,9 @@ from feedsync.errors import ConfigError
 MASK = "***"
 # Shorter values would mask ordinary words; no real password or token is this short.
 MIN_SECRET_LENGTH = 4
+# A server reply quoted in a message is cut to this many characters (after redaction, so a
+# cut never leaves half a secret readable).
+QUOTE_LENGTH = 300
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -51,10 +56,10 @@ def register_secret(value: str | None) -> None:
 def register_secrets(values: Iterable[str | None]) -> None:
     """``register_secret`` for several values, compiling the pattern once (a key file's
     PEM lines would otherwise recompile an ever longer pattern once per line)."""
-    variants = set()
+    variants: set[str] = set()
     for value in values:
         if value and len(value) >= MIN_SECRET_LENGTH:
-            variants |= {value, quote(value, safe=""), quote_plus(value), value.strip()}
+            variants |= _encodings(value)
     if not variants:
         return
     with _lock:
@@ -65,6 +70,28 @@ def register_secrets(values: Iterable[str | None]) -> None:
             # Longest first, so a secret that contains another is masked whole.
             ordered = sorted(_secrets, key=len, reverse=True)
             _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def _encodings(value: str) -> set[str]:
+    """The forms in which ``value`` can come back in a server's reply: raw, stripped,
+    percent-encoded (both styles), JSON-escaped and base64 (standard and URL-safe, with and
+    without padding): a server that echoes a header or a form body echoes one of these."""
+    raw = value.encode("utf-8")
+    found = {value, value.strip(), quote(value, safe=""), quote_plus(value),
+             json.dumps(value)[1:-1]}
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode("ascii")
+        found |= {text, text.rstrip("=")}
+    return found
+
+
+def register_basic_auth(user: str, password: str | None) -> None:
+    """Register what HTTP Basic authentication sends: base64 of ``user:password`` (the
+    password alone is registered by ``secret_from``). A server that echoes the
+    ``Authorization`` header in an error page must not show it (issue 15, item 1)."""
+    if password:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        register_secrets([password, token])
 
 
 def registered_count() -> int:
@@ -80,6 +107,15 @@ def redact(text: str) -> str:
         text = pattern.sub(MASK, text)
     text = _USERINFO.sub(lambda m: m.group("scheme") + MASK + "@", text)
     return _QUERY.sub(lambda m: m.group("head") + "?" + MASK, text)
+
+
+def quote_reply(text: str, limit: int = QUOTE_LENGTH) -> str:
+    """A server's reply text fit to quote in a message: secrets masked first, then folded
+    onto one line and cut to ``limit`` characters (``(empty body)`` when nothing is left)."""
+    folded = " ".join(redact(text).split())
+    if len(folded) > limit:
+        folded = folded[:limit] + "…"
+    return folded or "(empty body)"
 
 
 def _read_env(name: str, env_var: object) -> str:

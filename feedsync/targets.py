@@ -77,7 +77,8 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
                                  getattr(writer, "max_messages", None),
                                  getattr(writer, "max_bytes", None))
             if limits.active:
-                writer = SplitWriter(writer, limits, path)
+                writer = SplitWriter(writer, limits, path,
+                                     follow_outside=config.follow_symlinks_outside_output)
             outputs.append(Output(name=name, path=path, writer=writer))
         report = ChannelReport(channel=spec.name, target=target_config.name, docs=spec.docs,
                                fill=FieldFill(list(spec.fields)))
@@ -91,7 +92,44 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
                                      market=market, controls=controls,
                                      duplicate_source=_id_source(spec),
                                      stock=_stock_for(target_config, spec)))
+    check_distinct_paths(targets, out_dir or Path("."))
     return targets
+
+
+CATALOG_LOG = "catalog.issues.jsonl"
+
+
+def issue_log_name(target_name: str) -> str:
+    return f"{target_name}.issues.jsonl"
+
+
+def check_distinct_paths(targets: Sequence[ChannelTarget], out_dir: Path) -> None:
+    """Refuse two outputs (feeds or issue logs) that land on one file, naming both keys.
+
+    The second writer's commit would replace the first's file: the report would count the
+    items of one and the disk hold the other (issue 15, item 4). Names are compared
+    case-folded, because on a case-insensitive file system (macOS, Windows shares)
+    ``Google.xml`` and ``google.xml`` are one file.
+    """
+    claims: dict[str, str] = {}
+
+    def claim(path: Path, key: str) -> None:
+        folded = path.as_posix().casefold()
+        if folded in claims:
+            raise ConfigError(
+                f"{key} and {claims[folded]} both write {path}; one would replace "
+                "the other", key=key,
+                tip="give each channel target its own files: name")
+        claims[folded] = key
+
+    claim(out_dir / CATALOG_LOG, f"the catalog's issue log ({CATALOG_LOG})")
+    for target in targets:
+        name = target.config.name
+        for output in target.outputs:
+            key = (f"channels.{name}.files.{output.name}" if output.name in target.config.files
+                   else f"channels.{name} (output {output.name}: {output.path.name})")
+            claim(output.path, key)
+        claim(out_dir / issue_log_name(name), f"channels.{name} (issue log {issue_log_name(name)})")
 
 
 def _output_names(target: ChannelConfig, spec: ChannelSpec) -> list[str]:

@@ -714,6 +714,10 @@ def test_b7_atomic_file_exception_before_replace(tmp_path: Path,
 # --- B8 symlinked target -------------------------------------------------------------
 
 def test_b8_a_symlinked_feed_is_written_through(tmp_path: Path) -> None:
+    """With the opt-in: a link out of the output folder is refused by default (issue 15
+    item 3, tests/test_hostile_outputs.py)."""
+    config = tmp_path / "feedsync.yaml"
+    config.write_text("version: 1\nfollow_symlinks_outside_output: true\n")
     www = tmp_path / "www"
     www.mkdir()
     real = www / "products.xml"
@@ -721,7 +725,8 @@ def test_b8_a_symlinked_feed_is_written_through(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "google.xml").symlink_to(real)
-    code, _, stderr = invoke_cli("build", EXAMPLES, "--channel", "google", "--out", out)
+    code, _, stderr = invoke_cli("build", EXAMPLES, "--config", config, "--channel", "google",
+                                 "--out", out)
     assert code == ExitCode.OK, stderr
     assert (out / "google.xml").is_symlink() and os.readlink(out / "google.xml") == str(real)
     assert len(feed_ids(real)) > 0

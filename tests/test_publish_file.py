@@ -100,11 +100,23 @@ def test_b8_symlinked_target_is_written_through(out: Path, tmp_path: Path) -> No
     elsewhere.mkdir()
     (elsewhere / "real.xml").write_bytes(b"old")
     (out / "feed.xml").symlink_to(elsewhere / "real.xml")
-    publish(out, b"new", tmp_path)
+    publish(out, b"new", tmp_path, follow_symlinks_outside=True)   # the opt-in (issue 15)
     assert (out / "feed.xml").is_symlink()
     assert (elsewhere / "real.xml").read_bytes() == b"new"
     assert_no_temps(out)
     assert_no_temps(elsewhere)
+
+
+def test_a_planted_link_out_of_the_target_directory_is_refused(out: Path,
+                                                               tmp_path: Path) -> None:
+    victim = tmp_path / "home" / ".profile"
+    victim.parent.mkdir()
+    victim.write_bytes(b"precious")
+    (out / "feed.xml").symlink_to(victim)
+    with pytest.raises(PublishFatal, match=r"feed\.xml is a symbolic link .* outside"):
+        publish(out, b"new", tmp_path)
+    assert victim.read_bytes() == b"precious"
+    assert_no_temps(out)
 
 
 def test_d6_stale_temp_cleanup_is_conservative(out: Path, tmp_path: Path) -> None:

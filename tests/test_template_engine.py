@@ -289,7 +289,9 @@ def test_single_line_collapses_all_whitespace() -> None:
     ("NaN", "USD", "NaN"),
     ("inf", "USD", "inf"),
     ("1e309", "USD", "1e309"),
-    ("-0", "USD", "-0.00 USD"),
+    ("-0", "USD", "0.00 USD"),        # a zero price, not a negative one (issue 15 item 6)
+    ("-0.001", "USD", "0.00 USD"),
+    ("-0,004", "EUR", "0,00 EUR"),
     ("12.5", "", "12.50"),
 ])
 def test_money(value: str, currency: str, expected: str) -> None:

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from feedsync.apis.http import ApiClient, Reply, shown
 from feedsync.errors import ConfigError, PublishFatal, PublishRetryable
-from feedsync.secrets import register_secret, register_secrets
+from feedsync.secrets import quote_reply, register_secret, register_secrets
 
 Clock = Callable[[], float]
 
@@ -88,7 +88,7 @@ class CachedToken:
         body = reply.json()
         if not reply.ok:
             error = body.get("error") if isinstance(body, dict) else None
-            what = f": {error}" if isinstance(error, str) else ""
+            what = f": {quote_reply(error, 80)}" if isinstance(error, str) else ""
             if reply.status in (400, 401, 403):
                 raise PublishFatal(
                     f"credentials rejected by {shown(self.token_url)} (HTTP {reply.status}"

@@ -40,6 +40,7 @@ from feedsync.config import ChannelConfig
 from feedsync.deltas import Outcome, Plan, Send
 from feedsync.errors import ConfigError, PublishFatal
 from feedsync.model import Severity
+from feedsync.secrets import quote_reply
 from feedsync.writers.base import ItemRejected, Layout
 
 BASE_URL: Final = "https://merchantapi.googleapis.com"
@@ -306,13 +307,13 @@ class GoogleMerchant:
     def _refusal(self, reply: Reply, what: str) -> tuple[str, str | None]:
         """(message, feed field) of a per-product refusal; raise for a refusal of the run."""
         status = _status(reply)
+        said = quote_reply(str(status["message"])) if status.get("message") else reply.snippet()
         if reply.status == 429:
             raise PublishFatal(
-                f"the Merchant API's daily quota is used up ({shown(reply.url)}): "
-                f"{status.get('message') or reply.snippet()}",
+                f"the Merchant API's daily quota is used up ({shown(reply.url)}): {said}",
                 tip=f"the quota resets at 12:00 UTC; the next run sends what is left "
                     f"({QUOTA_SOURCE})")
-        message = str(status.get("message") or reply.snippet())
+        message = said
         field = _field_of(message, status)
         if reply.status in (401, 403, 404) or reply.status >= 500 or (
                 field is not None and field.split(".")[0] in _GLOBAL_FIELDS):

@@ -39,7 +39,7 @@ from feedsync.publishers.common import Deadline, backoff_delay, describe
 
 # The HTTP publisher's reading of Retry-After and of "the request never left" (one place).
 from feedsync.publishers.http import _never_sent, _retry_after
-from feedsync.secrets import redact, scrub_exception
+from feedsync.secrets import quote_reply, redact, scrub_exception
 
 log = logging.getLogger("feedsync.api")
 
@@ -48,6 +48,9 @@ NOT_PROCESSED: frozenset[int] = frozenset({429, 503})  # safe to repeat even a P
 MAX_BODY = 4 * 1024 * 1024         # API replies are small JSON documents
 MAX_DOWNLOAD = 512 * 1024 * 1024   # a processing report of a 25,000-message feed
 SNIPPET = 300
+# An error reply is only quoted (and its JSON error read): its first 64 KiB are kept and the
+# rest is never read, so a 2 GiB 500 page costs 64 KiB (issue 15, item 14).
+MAX_ERROR_BODY = 64 * 1024
 
 
 class Ambiguous(PublishRetryable):
@@ -83,10 +86,7 @@ class Reply:
 
     def snippet(self) -> str:
         """The body for a message: one line, cut at 300 characters, secrets masked."""
-        text = " ".join(self.body.decode("utf-8", "replace").split())
-        if len(text) > SNIPPET:
-            text = text[:SNIPPET] + "…"
-        return redact(text) or "(empty body)"
+        return quote_reply(self.body.decode("utf-8", "replace"), SNIPPET)
 
 
 @dataclass(frozen=True)
@@ -248,7 +248,10 @@ class ApiClient:
                 method, url, params=params, json=json_body, data=data, headers=headers,
                 timeout=(timeout, timeout), allow_redirects=False, stream=True)
             try:
-                body = _read_capped(response, max_body, url)
+                if 200 <= response.status_code < 300:
+                    body = _read_capped(response, max_body, url)
+                else:
+                    body = _read_head(response, min(max_body, MAX_ERROR_BODY))
             finally:
                 response.close()
         except requests.RequestException as exc:
@@ -275,6 +278,19 @@ def _read_capped(response: requests.Response, limit: int, url: str) -> bytes:
             raise PublishRetryable(f"the reply from {shown(url)} is over {limit:,} bytes; "
                                    "not read further")
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _read_head(response: requests.Response, limit: int) -> bytes:
+    """The first ``limit`` bytes of an error reply; the rest is left unread (the caller
+    closes the response, which drops the connection instead of draining it)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(16 * 1024):
+        chunks.append(chunk[: limit - size])
+        size += len(chunks[-1])
+        if size >= limit:
+            break
     return b"".join(chunks)
 
 

@@ -38,6 +38,7 @@ from feedsync.apis.sink import ApiSink, dumps
 from feedsync.config import ChannelConfig
 from feedsync.deltas import Op, Outcome, Plan, Submission
 from feedsync.errors import FeedsyncError, PublishFatal, PublishRetryable
+from feedsync.secrets import quote_reply
 from feedsync.writers.base import Layout
 
 log = logging.getLogger("feedsync.api")
@@ -165,14 +166,15 @@ class MetaBatch:
         for status in answer.get("validation_status") or []:
             retailer = str(status.get("retailer_id", ""))
             for error in status.get("errors") or []:
-                refused[retailer] = str(error.get("message", "refused"))
+                refused[retailer] = quote_reply(str(error.get("message", "refused")))
                 ctx.issues.add("meta-batch-error", "error",
-                               f"Meta refused the item: {error.get('message', '')}", retailer,
+                               f"Meta refused the item: {refused[retailer]}", retailer,
                                source=SOURCE)
             for warning in status.get("warnings") or []:
                 ctx.counts.warnings += 1
                 ctx.issues.add("meta-batch-warning", "warning",
-                               f"Meta: {warning.get('message', '')}", retailer, source=SOURCE)
+                               f"Meta: {quote_reply(str(warning.get('message', '')))}", retailer,
+                               source=SOURCE)
         handles = answer.get("handles") or []
         if refused:
             # Refused at once: recorded now; the rest waits for the handle.
@@ -243,7 +245,8 @@ class MetaBatch:
         found: dict[str, list[str]] = {}
         for entry in entries or []:
             if isinstance(entry, dict) and entry.get("id") is not None:
-                found.setdefault(str(entry["id"]), []).append(str(entry.get("message", "")))
+                found.setdefault(str(entry["id"]), []).append(
+                    quote_reply(str(entry.get("message", ""))))
         return found
 
     def _wait(self, handle: str) -> dict[str, Any] | None:

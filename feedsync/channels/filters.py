@@ -97,6 +97,10 @@ def money(value: Any, currency: Any = "", decimals: int = 2) -> str:
     amount = Decimal(amount_text.replace(",", "."))  # the regex admits only decimals
     unit = (own_currency or _text(currency)).upper()
     formatted = f"{amount:.{decimals}f}"
+    if formatted.startswith("-") and not formatted.strip("-0.,"):
+        # -0, or -0.001 rounded: a zero price, checked as one (issue 15, item 6), not a
+        # negative price that the zero-price rules miss.
+        formatted = formatted[1:]
     if separator == ",":
         formatted = formatted.replace(".", ",")
     return f"{formatted} {unit}" if unit else formatted

@@ -31,7 +31,7 @@ KNOWN_OPTIONS = frozenset(
         "password_env", "password_file", "key_file", "key_passphrase_env",
         "key_passphrase_file", "known_hosts", "trust_on_first_use", "gzip", "timeout",
         "deadline", "retries", "retry_after_max", "backoff", "allow_direct_upload",
-        "method", "headers_env", "ca_file", "tls",
+        "method", "headers_env", "ca_file", "tls", "follow_symlinks_outside",
     }
 )
 HASH_READBACK_LIMIT = 64 * 1024 * 1024

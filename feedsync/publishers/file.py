@@ -4,8 +4,10 @@ The feed is copied through ``fileio.AtomicFile`` (the package's one atomic local
 a temp file ``.feedsync-<name>.<pid>.<random>.tmp`` in the target directory, fsynced,
 checked against the payload's size and SHA-256, ``os.replace``d over the live file, and
 the directory fsynced. Readers see the old file or the new one, never a mix. The live
-file keeps its mode (0644 when new). A symlink at the target is followed: the file it
-points to is replaced, the link stays.
+file keeps its mode (0644 when new). A symlink at the target that stays inside the target
+directory is followed: the file it points to is replaced, the link stays. A link out of
+the directory is refused, naming it (a planted link must not redirect the write; issue
+15, item 3), unless the destination sets ``follow_symlinks_outside: true``.
 
 Why not the remote replace procedure (``publishers/replace.py``): a local directory always
 has an atomic rename and no reply can be lost, so that procedure's fallbacks would never
@@ -20,7 +22,12 @@ import os
 from pathlib import Path
 
 from feedsync.errors import ConfigError, OutputError
-from feedsync.fileio import CopyMismatch, clean_stale_temps, copy_atomically
+from feedsync.fileio import (
+    CopyMismatch,
+    clean_stale_temps,
+    copy_atomically,
+    refuse_link_outside,
+)
 from feedsync.publishers.base import Destination, Receipt
 from feedsync.publishers.common import (
     SYSTEM_CLOCK,
@@ -41,6 +48,9 @@ NEW_FILE_MODE = 0o644
 _RETRYABLE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN, errno.EINTR}
 
 
+_OPT_IN = "follow_symlinks_outside: true on the destination"
+
+
 class FilePublisher:
     """Atomic replace of a file in a local directory."""
 
@@ -56,6 +66,7 @@ class FilePublisher:
         if not self.target.directory.startswith("/"):
             raise ConfigError("file URLs need an absolute path: file:///srv/feeds/", key="url")
         self.use_gzip = opt_bool(dest.options, "gzip")
+        self.follow_outside = opt_bool(dest.options, "follow_symlinks_outside")
 
     def publish(self, local_file: Path, remote_name: str) -> Receipt:
         """Copy ``local_file`` into the destination directory as ``remote_name``."""
@@ -66,6 +77,12 @@ class FilePublisher:
             fatal(f"target directory {directory} does not exist")
         target = directory / name
         if target.is_symlink():
+            if not self.follow_outside:
+                try:
+                    refuse_link_outside(target, directory, folder_name="target directory",
+                                        opt_in=_OPT_IN)
+                except OutputError as exc:
+                    fatal(f"{exc.message} (remove the link, or set {_OPT_IN})")
             target = target.resolve()
         with prepared(local_file, self.use_gzip) as payload:
             warnings = self._publish(payload, target)

@@ -56,12 +56,21 @@ from feedsync.publishers.common import (
     refuse,
     retryable,
 )
-from feedsync.secrets import redact, register_secret, secret_from
+from feedsync.secrets import (
+    quote_reply,
+    redact,
+    register_basic_auth,
+    register_secret,
+    secret_from,
+)
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 POST_RETRY_STATUSES = frozenset({429, 503})  # the server says: not processed
 MAX_REDIRECTS = 5
 SNIPPET = 300
+# An error reply is read up to this many bytes and the rest left unread: a 2 GiB 500 page
+# must not be held in memory to quote 300 characters of it (issue 15, item 14).
+MAX_ERROR_BODY = 64 * 1024
 
 
 class _Watchdog:
@@ -192,6 +201,7 @@ class HttpPublisher:
         self.headers = self._secret_headers(options.get("headers_env"))
         password = secret_from(options, "password")
         self.auth = (self.target.user or "", password) if password is not None else None
+        register_basic_auth(self.target.user or "", password)
         register_secret(self.target.query)
         for pair in self.target.query.split("&"):
             register_secret(pair.partition("=")[2])
@@ -290,10 +300,13 @@ class HttpPublisher:
                     self.method, url, data=body, headers=headers,
                     auth=self.auth, timeout=(self.limits.timeout, self.limits.timeout),
                     allow_redirects=False, verify=str(self.ca_file) if self.ca_file else True,
-                    proxies=requests.utils.get_environ_proxies(url), stream=False,
+                    proxies=requests.utils.get_environ_proxies(url), stream=True,
                 )
-                return _Reply(response.status_code, response.headers,
-                              response.text[: SNIPPET * 4], url)
+                try:
+                    return _Reply(response.status_code, response.headers,
+                                  _read_head(response, MAX_ERROR_BODY), url)
+                finally:
+                    response.close()
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
                 self._classify_failure(exc, dog.fired, url, attempt, deadline)
                 return None
@@ -374,8 +387,17 @@ class HttpPublisher:
 
     @staticmethod
     def _snippet(reply: _Reply) -> str:
-        text = " ".join(reply.body.split())
-        if len(text) > SNIPPET:
-            text = text[:SNIPPET] + "…"
-        return redact(text) or "(empty body)"
+        return quote_reply(reply.body, SNIPPET)
 
+
+def _read_head(response: requests.Response, limit: int) -> str:
+    """At most ``limit`` bytes of a streamed reply, decoded; the rest is never read (the
+    connection is closed, not drained)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(16 * 1024):
+        chunks.append(chunk[: limit - size])
+        size += len(chunks[-1])
+        if size >= limit:
+            break
+    return b"".join(chunks).decode(response.encoding or "utf-8", "replace")

@@ -7,6 +7,7 @@ again on each call, so a source can be read more than once. While it is being re
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -101,7 +102,11 @@ class FileSource:
             raise self.error(f"cannot open the catalog: {exc.strerror}") from exc
         self._fh = fh
         try:
+            opened = os.fstat(fh.fileno())
+            self._check_unchanged(opened.st_size == self.bytes_total, "before it was opened")
             yield from self.read(fh)
+            self._check_unchanged(_same(opened, os.fstat(fh.fileno()), os.stat(self.path)),
+                                  "while it was read")
         except OSError as exc:
             raise self.error(f"reading the catalog failed: {exc.strerror or exc}") from exc
         finally:
@@ -111,6 +116,18 @@ class FileSource:
 
     def read(self, fh: BinaryIO) -> Iterator[Item]:
         raise NotImplementedError
+
+    def _check_unchanged(self, same: bool, when: str) -> None:
+        """A catalog rewritten under the reader (``export > catalog.csv`` running) gives a
+        partial product list that would replace a whole feed: refuse it (issue 15, item 2).
+        """
+        if not same:
+            raise self.error(
+                f"the catalog changed {when} (its size, modification time or file changed); "
+                "refusing to build from a partial read",
+                tip="nothing was written; the previous feeds are unchanged. Write the "
+                    "export to a temporary name and rename it into place when it is "
+                    "complete")
 
     def error(self, message: str, line: int | None = None, tip: str | None = None) -> CatalogError:
         return CatalogError(message, file=self.file, line=line, tip=tip)
@@ -125,3 +142,9 @@ def printable_id(value: object) -> str | None:
         return None
     value = value.strip()
     return _SURROGATES.sub("\ufffd", value) or None
+
+
+def _same(opened: os.stat_result, at_end: os.stat_result, by_path: os.stat_result) -> bool:
+    """Same size and mtime as when opened, and the path still names the file read."""
+    return ((opened.st_size, opened.st_mtime_ns) == (at_end.st_size, at_end.st_mtime_ns)
+            and (opened.st_dev, opened.st_ino) == (by_path.st_dev, by_path.st_ino))

@@ -159,8 +159,12 @@ class _Discard:
 class SplitWriter:
     """Wraps one output's writer; see the module docstring."""
 
-    def __init__(self, inner: Writer, limits: FileLimits, path: Path) -> None:
+    def __init__(self, inner: Writer, limits: FileLimits, path: Path, *,
+                 follow_outside: bool = False) -> None:
         self.inner = inner
+        # Parts 2.. are files of the output folder too: a planted link out of it is refused
+        # like one at the first part (issue 15, item 3), unless the config opts in.
+        self.follow_outside = follow_outside
         self.limits = limits
         self.stateless = inner.stateless
         # A parallel build hands a batch's items as a list (``write_many``), so each is
@@ -249,7 +253,7 @@ class SplitWriter:
         path = part_path(self.parts[0].path, len(self.parts) + 1)
         handle: BinaryIO = _Discard()  # type: ignore[assignment]
         if not self.discard:
-            atomic = AtomicFile(path)
+            atomic = AtomicFile(path, within=path.parent, follow_outside=self.follow_outside)
             self.files.append(atomic)
             handle = atomic.open()
         self.parts.append(Part(path))
