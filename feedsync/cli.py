@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -38,25 +39,45 @@ from feedsync.secrets import RedactingFilter, install_redaction
 
 BUG_URL = "https://github.com/feedsync/feedsync/issues"
 
+# Plain click help (rich_markup_mode=None): typer's rich panels print programmer types
+# such as ``<bool>`` next to every flag (issue 14 item 10). Values get a word instead.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Syndicate one product catalog to every sales channel.")
+                  rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+class _Command(TyperCommand):
+    """A command whose help names each argument without its Python type (``<path>``)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                param.display_type_rich = _no_type  # type: ignore[method-assign]
+        super().format_help(ctx, formatter)
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
 CatalogArg = Annotated[Path | None, typer.Argument(
-    help="Catalog file (CSV, TSV, JSON, JSONL or a Google XML feed). Default: catalog.path "
-         "from the config.", show_default=False)]
+    metavar="CATALOG", show_default=False,
+    help="Catalog file: CSV, TSV, JSON, JSONL, a Google XML feed, a WordPress/WooCommerce "
+         "WXR export or a PrestaShop XML export. Optional when the config names "
+         "catalog.path.")]
 ChannelOpt = Annotated[list[str] | None, typer.Option(
-    "--channel", "-c", help="Channel or target to build; repeat for several. Default: all "
+    "--channel", "-c", metavar="NAME", help="Channel or target to build; repeat for several. Default: all "
     "channels in the config.", show_default=False)]
 OutOpt = Annotated[Path | None, typer.Option(
-    "--out", "-o", help="Output directory. Default: output_dir from the config, else ./out.",
+    "--out", "-o", metavar="DIR", help="Output directory. Default: output_dir from the config, else ./out.",
     show_default=False)]
 ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", help="feedsync.yaml with catalog, defaults and channels.", show_default=False)]
+    "--config", metavar="FILE", help="feedsync.yaml with catalog, defaults and channels.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON report on stdout.")]
 HtmlOpt = Annotated[Path | None, typer.Option(
-    "--html", help="Also write the HTML diagnostics report to this file (docs/report.md). "
+    "--html", metavar="FILE", help="Also write the HTML diagnostics report to this file (docs/report.md). "
     "Default: report.html from the config.", show_default=False)]
 
 
@@ -196,14 +217,33 @@ def _exit_code(report: RunReport) -> int:
     return report.exit_code
 
 
-@app.command()
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"feedsync {feedsync.__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """Syndicate one product catalog to every sales channel.
+
+    Example: feedsync build catalog.csv --config feedsync.yaml
+    """
+
+
+@app.command(cls=_Command)
 @handle_errors
 def build(catalog: CatalogArg = None, channel: ChannelOpt = None, out: OutOpt = None,
           config: ConfigOpt = None, as_json: JsonOpt = False,
           jobs: Annotated[int, typer.Option(
-              "--jobs", "-j", min=0, help="Worker processes; 0 = automatic (one per core, "
+              "--jobs", "-j", metavar="N", min=0, help="Worker processes; 0 = automatic (one per core, "
               "for catalogs over 8 MB), 1 = serial.")] = 0, html: HtmlOpt = None) -> int:
-    """Build every selected channel's feed in one pass over the catalog."""
+    """Build every selected channel's feed in one pass over the catalog.
+
+    Example: feedsync build catalog.csv --config feedsync.yaml --channel google
+    """
     cfg = _config(config)
     with _progress(not as_json) as progress:
         report = feedsync.build(catalog, channel or [], out, cfg, progress, jobs=jobs)
@@ -212,13 +252,17 @@ def build(catalog: CatalogArg = None, channel: ChannelOpt = None, out: OutOpt = 
     return _exit_code(report)
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors
 def validate(catalog: CatalogArg = None, channel: ChannelOpt = None, out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the issue logs here (no feeds).",
+        Path | None, typer.Option("--out", "-o", metavar="DIR",
+                                  help="Write the issue logs here (no feeds).",
                                   show_default=False)] = None,
         config: ConfigOpt = None, as_json: JsonOpt = False, html: HtmlOpt = None) -> int:
-    """Run every check and print the report; no feed is written."""
+    """Run every check and print the report; no feed is written.
+
+    Example: feedsync validate catalog.csv --channel meta
+    """
     cfg = _config(config)
     with _progress(not as_json) as progress:
         report = feedsync.validate(catalog, channel or [], out, cfg, progress)
@@ -227,10 +271,13 @@ def validate(catalog: CatalogArg = None, channel: ChannelOpt = None, out: Annota
     return _exit_code(report)
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors
 def channels(config: ConfigOpt = None, as_json: JsonOpt = False) -> int:
-    """List the available channel templates with their docs URL."""
+    """List the available channel templates with their docs URL.
+
+    Example: feedsync channels --config feedsync.yaml
+    """
     report = feedsync.channels(_config(config))
     if as_json:
         _print_json(report.to_dict())
@@ -263,9 +310,9 @@ def _show(report: RunReport, as_json: bool) -> None:
 
 
 LogFormatOpt = Annotated[str, typer.Option(
-    "--log-format", help="Event lines on stderr: text or json (one object per line).")]
+    "--log-format", metavar="text|json", help="Event lines on stderr: text or json (one object per line).")]
 StateOpt = Annotated[Path | None, typer.Option(
-    "--state", help="State directory (runs, last good feeds, lock). Default: state_dir from "
+    "--state", metavar="DIR", help="State directory (runs, last good feeds, lock). Default: state_dir from "
     "the config, else ./.feedsync", show_default=False)]
 
 
@@ -299,11 +346,11 @@ def setup_logging(log_format: str) -> None:
     install_redaction()
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors
 def push(catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigOpt = None,
          to: Annotated[list[str] | None, typer.Option(
-             "--to", help="Destination URL (file://, sftp://, ftp://, ftps://, https://); "
+             "--to", metavar="URL", help="Destination URL (file://, sftp://, ftp://, ftps://, https://); "
              "repeat for several. Credentials come from the environment, never the URL.",
              show_default=False)] = None,
          force: Annotated[bool, typer.Option(
@@ -317,7 +364,10 @@ def push(catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigO
              "--full", help="API channels: re-send every product, not only what changed.")
          ] = False,
          ) -> int:
-    """Build, check the publish gate, and deliver each channel's feed (cron-safe)."""
+    """Build, check the publish gate, and deliver each channel's feed (cron-safe).
+
+    Example: feedsync push --config feedsync.yaml --dry-run
+    """
     setup_logging(log_format)
     cfg = _config(config)
     with _progress(not as_json) as progress:
@@ -327,23 +377,29 @@ def push(catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigO
     return _exit_code(report)
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors
 def status(channel: ChannelOpt = None, config: ConfigOpt = None, state: StateOpt = None,
            as_json: JsonOpt = False, log_format: LogFormatOpt = "text") -> int:
-    """What the API channels hold: accepted, rejected, held back; Google's item issues."""
+    """What the API channels hold: accepted, rejected, held back; Google's item issues.
+
+    Example: feedsync status --config feedsync.yaml --channel google
+    """
     setup_logging(log_format)
     report = api_status(_config(config), channel or [], state)
     _show(report, as_json)
     return _exit_code(report)
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors
 def history(config: ConfigOpt = None, state: StateOpt = None,
-            limit: Annotated[int, typer.Option("--limit", help="How many runs.")] = 20,
+            limit: Annotated[int, typer.Option("--limit", metavar="N", help="How many runs.")] = 20,
             as_json: JsonOpt = False) -> int:
-    """List recent runs with their outcome and published feeds."""
+    """List recent runs with their outcome and published feeds.
+
+    Example: feedsync history --config feedsync.yaml --limit 5
+    """
     report = feedsync.history(_config(config), state, limit)
     if as_json:
         _print_json(report.to_dict())
@@ -356,19 +412,23 @@ def history(config: ConfigOpt = None, state: StateOpt = None,
     return 0
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors
-def rollback(channel: Annotated[str, typer.Argument(help="Channel target to roll back.")],
+def rollback(channel: Annotated[str, typer.Argument(
+                 metavar="CHANNEL", show_default=False, help="Channel target to roll back.")],
              run: Annotated[int | None, typer.Option(
-                 "--run", help="Run whose feed to re-publish. Default: the good feed before "
+                 "--run", metavar="RUN", help="Run whose feed to re-publish. Default: the good feed before "
                  "the latest.", show_default=False)] = None,
              config: ConfigOpt = None,
              to: Annotated[list[str] | None, typer.Option(
-                 "--to", help="Destination URL; default: the channel's configured ones.",
+                 "--to", metavar="URL", help="Destination URL; default: the channel's configured ones.",
                  show_default=False)] = None,
              state: StateOpt = None, as_json: JsonOpt = False,
              log_format: LogFormatOpt = "text") -> int:
-    """Re-publish an earlier good feed of CHANNEL to its destinations."""
+    """Re-publish an earlier good feed of CHANNEL to its destinations.
+
+    Example: feedsync rollback google --config feedsync.yaml
+    """
     setup_logging(log_format)
     report = feedsync.rollback(channel, _config(config), run=run, to=to or [],
                                state_dir=state)
@@ -385,12 +445,16 @@ def rollback(channel: Annotated[str, typer.Argument(help="Channel target to roll
     return report.exit_code
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors
-def explain(product_id: Annotated[str, typer.Argument(help="The product id to trace.")],
+def explain(product_id: Annotated[str, typer.Argument(
+                metavar="PRODUCT_ID", show_default=False, help="The product id to trace.")],
             catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigOpt = None,
             as_json: JsonOpt = False) -> int:
-    """Why is (or isn't) PRODUCT_ID in each channel's feed? Traces it through the pipeline."""
+    """Why is (or isn't) PRODUCT_ID in each channel's feed? Traces it through the pipeline.
+
+    Example: feedsync explain SKU-123 catalog.csv --channel google
+    """
     result = feedsync.explain(product_id, catalog, channel or [], _config(config))
     if as_json:
         _print_json(result.to_dict())
@@ -472,7 +536,7 @@ def render_report(report: RunReport, console: Console) -> None:
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(prog_name="feedsync")  # the same name under `python -m feedsync.cli`
     except BrokenPipeError:
         sys.exit(_quiet_broken_pipe())
 
