@@ -23,10 +23,10 @@ from types import FrameType
 from typing import Annotated, Any, TypeVar
 
 import typer
-from typer.core import TyperArgument, TyperCommand
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperArgument, TyperCommand
 
 import feedsync
 from feedsync import pipeline
@@ -68,16 +68,20 @@ CatalogArg = Annotated[Path | None, typer.Argument(
          "WXR export or a PrestaShop XML export. Optional when the config names "
          "catalog.path.")]
 ChannelOpt = Annotated[list[str] | None, typer.Option(
-    "--channel", "-c", metavar="NAME", help="Channel or target to build; repeat for several. Default: all "
+    "--channel", "-c", metavar="NAME",
+    help="Channel or target to build; repeat for several. Default: all "
     "channels in the config.", show_default=False)]
 OutOpt = Annotated[Path | None, typer.Option(
-    "--out", "-o", metavar="DIR", help="Output directory. Default: output_dir from the config, else ./out.",
+    "--out", "-o", metavar="DIR",
+    help="Output directory. Default: output_dir from the config, else ./out.",
     show_default=False)]
 ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", metavar="FILE", help="feedsync.yaml with catalog, defaults and channels.", show_default=False)]
+    "--config", metavar="FILE",
+    help="feedsync.yaml with catalog, defaults and channels.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON report on stdout.")]
 HtmlOpt = Annotated[Path | None, typer.Option(
-    "--html", metavar="FILE", help="Also write the HTML diagnostics report to this file (docs/report.md). "
+    "--html", metavar="FILE",
+    help="Also write the HTML diagnostics report to this file (docs/report.md). "
     "Default: report.html from the config.", show_default=False)]
 
 
@@ -238,7 +242,8 @@ def _main(version: Annotated[bool, typer.Option(
 def build(catalog: CatalogArg = None, channel: ChannelOpt = None, out: OutOpt = None,
           config: ConfigOpt = None, as_json: JsonOpt = False,
           jobs: Annotated[int, typer.Option(
-              "--jobs", "-j", metavar="N", min=0, help="Worker processes; 0 = automatic (one per core, "
+              "--jobs", "-j", metavar="N", min=0,
+              help="Worker processes; 0 = automatic (one per core, "
               "for catalogs over 8 MB), 1 = serial.")] = 0, html: HtmlOpt = None) -> int:
     """Build every selected channel's feed in one pass over the catalog.
 
@@ -310,9 +315,11 @@ def _show(report: RunReport, as_json: bool) -> None:
 
 
 LogFormatOpt = Annotated[str, typer.Option(
-    "--log-format", metavar="text|json", help="Event lines on stderr: text or json (one object per line).")]
+    "--log-format", metavar="text|json",
+    help="Event lines on stderr: text or json (one object per line).")]
 StateOpt = Annotated[Path | None, typer.Option(
-    "--state", metavar="DIR", help="State directory (runs, last good feeds, lock). Default: state_dir from "
+    "--state", metavar="DIR",
+    help="State directory (runs, last good feeds, lock). Default: state_dir from "
     "the config, else ./.feedsync", show_default=False)]
 
 
@@ -350,7 +357,8 @@ def setup_logging(log_format: str) -> None:
 @handle_errors
 def push(catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigOpt = None,
          to: Annotated[list[str] | None, typer.Option(
-             "--to", metavar="URL", help="Destination URL (file://, sftp://, ftp://, ftps://, https://); "
+             "--to", metavar="URL",
+             help="Destination URL (file://, sftp://, ftp://, ftps://, https://); "
              "repeat for several. Credentials come from the environment, never the URL.",
              show_default=False)] = None,
          force: Annotated[bool, typer.Option(
@@ -394,7 +402,8 @@ def status(channel: ChannelOpt = None, config: ConfigOpt = None, state: StateOpt
 @app.command(cls=_Command)
 @handle_errors
 def history(config: ConfigOpt = None, state: StateOpt = None,
-            limit: Annotated[int, typer.Option("--limit", metavar="N", help="How many runs.")] = 20,
+            limit: Annotated[int, typer.Option("--limit", metavar="N",
+            help="How many runs.")] = 20,
             as_json: JsonOpt = False) -> int:
     """List recent runs with their outcome and published feeds.
 
@@ -417,11 +426,13 @@ def history(config: ConfigOpt = None, state: StateOpt = None,
 def rollback(channel: Annotated[str, typer.Argument(
                  metavar="CHANNEL", show_default=False, help="Channel target to roll back.")],
              run: Annotated[int | None, typer.Option(
-                 "--run", metavar="RUN", help="Run whose feed to re-publish. Default: the good feed before "
+                 "--run", metavar="RUN",
+                 help="Run whose feed to re-publish. Default: the good feed before "
                  "the latest.", show_default=False)] = None,
              config: ConfigOpt = None,
              to: Annotated[list[str] | None, typer.Option(
-                 "--to", metavar="URL", help="Destination URL; default: the channel's configured ones.",
+                 "--to", metavar="URL",
+                 help="Destination URL; default: the channel's configured ones.",
                  show_default=False)] = None,
              state: StateOpt = None, as_json: JsonOpt = False,
              log_format: LogFormatOpt = "text") -> int:
