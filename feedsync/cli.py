@@ -33,7 +33,6 @@ from feedsync import pipeline
 from feedsync.apis.deliver import status as api_status
 from feedsync.config import Config, load_config
 from feedsync.errors import ConfigError, ExitCode, FeedsyncError, Interrupted
-from feedsync.htmlreport import write_run_html
 from feedsync.report import RunReport
 from feedsync.secrets import RedactingFilter, install_redaction
 
@@ -251,8 +250,8 @@ def build(catalog: CatalogArg = None, channel: ChannelOpt = None, out: OutOpt = 
     """
     cfg = _config(config)
     with _progress(not as_json) as progress:
-        report = feedsync.build(catalog, channel or [], out, cfg, progress, jobs=jobs)
-    _html(report, html, cfg)
+        report = feedsync.build(catalog, channel or [], out, cfg, progress, jobs=jobs,
+                                html=html)
     _show(report, as_json)
     return _exit_code(report)
 
@@ -270,8 +269,7 @@ def validate(catalog: CatalogArg = None, channel: ChannelOpt = None, out: Annota
     """
     cfg = _config(config)
     with _progress(not as_json) as progress:
-        report = feedsync.validate(catalog, channel or [], out, cfg, progress)
-    _html(report, html, cfg)
+        report = feedsync.validate(catalog, channel or [], out, cfg, progress, html=html)
     _show(report, as_json)
     return _exit_code(report)
 
@@ -299,12 +297,6 @@ def _console() -> Console:
     if sys.stdout.isatty():
         return Console(highlight=False)
     return Console(highlight=False, width=250, color_system=None)
-
-
-def _html(report: RunReport, option: Path | None, cfg: Config) -> None:
-    path = option or cfg.report_html
-    if path is not None:
-        write_run_html(report, path, cfg)
 
 
 def _show(report: RunReport, as_json: bool) -> None:
