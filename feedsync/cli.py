@@ -35,6 +35,7 @@ from feedsync.config import Config, load_config
 from feedsync.errors import ConfigError, ExitCode, FeedsyncError, Interrupted
 from feedsync.report import RunReport
 from feedsync.secrets import RedactingFilter, install_redaction
+from feedsync.terminal import render_report
 
 BUG_URL = "https://github.com/feedsync/feedsync/issues"
 
@@ -499,41 +500,6 @@ def _render_trace(label: str, trace: dict[str, Any], console: Console, indent: s
                           markup=False)
     for output, text in trace.get("output", {}).items():
         console.print(f"{inner}output {output}: {text}", markup=False)
-
-
-def render_report(report: RunReport, console: Console) -> None:
-    """The human view of a report; ``--json`` carries the same counts."""
-    console.print(f"catalog {report.catalog} ({report.catalog_format}): "
-                  f"{report.products_read:,} products read, {report.rows_skipped:,} rows skipped",
-                  markup=False)
-    for example in report.problem_examples[:5]:
-        console.print(f"  skipped {example['file']}:{example['line']} [{example['code']}] "
-                      f"{example['message']}", markup=False)
-    # validate writes nothing: its count is of products that would be written.
-    passed = "passed" if report.command == "validate" else "written"
-    table = Table("channel", passed, "rejected", "warnings", "file", box=None)
-    for channel in report.channels:
-        table.add_row(channel.target, f"{channel.written:,}", f"{channel.rejected:,}",
-                      f"{channel.warnings:,}", ", ".join(channel.files.values()) or "-")
-    console.print(table)
-    for channel in report.channels:
-        top = channel.top()
-        if not top:
-            continue
-        console.print(f"{channel.target}: top issues (full log: {channel.issue_log or '-'})",
-                      markup=False)
-        issues = Table("severity", "code", "count", "field", "examples", "source", box=None)
-        for column in issues.columns:
-            column.overflow = "fold"
-        for summary in top:
-            issues.add_row(summary.severity, summary.code, f"{summary.count:,}",
-                           summary.field or "", ", ".join(summary.examples),
-                           summary.source or "")
-        console.print(issues)
-    for line in report.messages or []:
-        console.print(line, markup=False)
-    if report.html:
-        console.print(f"HTML report: {report.html}", markup=False)
 
 
 def main() -> None:
