@@ -24,7 +24,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.core import TyperArgument, TyperCommand
 
@@ -35,7 +34,7 @@ from feedsync.config import Config, load_config
 from feedsync.errors import ConfigError, ExitCode, FeedsyncError, Interrupted
 from feedsync.report import RunReport
 from feedsync.secrets import RedactingFilter, install_redaction
-from feedsync.terminal import render_report
+from feedsync.terminal import catalog_progress, render_report
 
 BUG_URL = "https://github.com/feedsync/feedsync/issues"
 
@@ -204,15 +203,7 @@ def _progress(enabled: bool) -> Iterator[pipeline.ProgressCallback | None]:
     if not enabled or not sys.stderr.isatty():
         yield None
         return
-    bar = Progress(TextColumn("[bold]reading catalog"), BarColumn(), DownloadColumn(),
-                   TextColumn("{task.fields[products]:,} products"), TimeElapsedColumn(),
-                   console=_stderr(), transient=True)
-    task = bar.add_task("catalog", total=None, products=0)
-
-    def update(event: pipeline.Progress) -> None:
-        bar.update(task, completed=event.bytes_read, total=event.bytes_total or None,
-                   products=event.products)
-
+    bar, update = catalog_progress(_stderr())
     with bar:
         yield update
 

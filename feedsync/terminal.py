@@ -10,12 +10,26 @@ wraps text, not codes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
+from feedsync import pipeline
 from feedsync.report import ChannelReport, CodeSummary, RunReport
 
 ID_WIDTH = 14        # an example id longer than this is elided in the middle
@@ -155,3 +169,33 @@ def short_url(url: str, width: int = URL_WIDTH) -> str:
     text = parts.netloc + ("/…/" + segments[-1] if len(segments) > 1 else
                            "/" + segments[0] if segments else "")
     return elide(text, width)
+
+
+class ProductRateColumn(ProgressColumn):
+    """Products per second since the start: the rate a merchant thinks in."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        products = int(task.fields.get("products", 0))
+        if elapsed <= 0 or products == 0:
+            return Text("- products/s")
+        return Text(f"{products / elapsed:,.0f} products/s")
+
+
+def catalog_progress(console: Console) -> tuple[Progress, Callable[[pipeline.Progress], None]]:
+    """A progress bar for reading the catalog, and the callback that moves it.
+
+    The bar, the transfer speed and the time remaining come from bytes read (rich's own
+    columns), so the ETA holds for any catalog format; the count and rate are products.
+    """
+    bar = Progress(TextColumn("[bold]reading catalog"), BarColumn(), DownloadColumn(),
+                   TransferSpeedColumn(), TextColumn("{task.fields[products]:,} products"),
+                   ProductRateColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+                   TimeRemainingColumn(), console=console, transient=True)
+    task = bar.add_task("catalog", total=None, products=0)
+
+    def update(event: pipeline.Progress) -> None:
+        bar.update(task, completed=event.bytes_read, total=event.bytes_total or None,
+                   products=event.products)
+
+    return bar, update
