@@ -17,6 +17,7 @@ from feedsync.channels.compiler import Data
 from feedsync.channels.loader import ChannelLibrary, ChannelSpec
 from feedsync.channels.overrides import check_overrides
 from feedsync.channels.program import CompiledChannel, lookup_filter
+from feedsync.channels.severity import apply_severity
 from feedsync.config import ChannelConfig, Config, check_file_name
 from feedsync.controls import TargetControls
 from feedsync.core import ChannelTarget, Output
@@ -59,6 +60,7 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
     for target_config in resolve_targets(config, requested):
         spec = _with_overrides(library.load(target_config.template), target_config,
                                config.path)
+        spec = apply_severity(spec, target_config.severity, target_config.name, config.path)
         names = _output_names(target_config, spec)
         delimited = any(spec.outputs[n].writer in ("csv", "tsv") for n in names)
         unquoted_text = any(unquoted({**spec.outputs[n].options,
