@@ -28,13 +28,14 @@ from rich.table import Table
 from typer.core import TyperArgument, TyperCommand
 
 import feedsync
+from feedsync import diff as feedsync_diff
 from feedsync import pipeline
 from feedsync.apis.deliver import status as api_status
 from feedsync.config import Config, load_config
 from feedsync.errors import ConfigError, ExitCode, FeedsyncError, Interrupted
 from feedsync.report import RunReport
 from feedsync.secrets import RedactingFilter, install_redaction
-from feedsync.terminal import catalog_progress, render_report
+from feedsync.terminal import catalog_progress, render_diff, render_report
 
 BUG_URL = "https://github.com/feedsync/feedsync/issues"
 
@@ -455,6 +456,44 @@ def explain(product_id: Annotated[str, typer.Argument(
         _print_json(result.to_dict())
         return 0
     render_explanation(result.to_dict(), _console())
+    return 0
+
+
+@app.command(cls=_Command)
+@handle_errors
+def diff(old: Annotated[Path | None, typer.Argument(
+             metavar="OLD", show_default=False, help="The earlier feed file.")] = None,
+         new: Annotated[Path | None, typer.Argument(
+             metavar="NEW", show_default=False, help="The later feed file, same format.")
+         ] = None,
+         run: Annotated[list[int] | None, typer.Option(
+             "--run", metavar="RUN",
+             help="Compare the feeds two runs kept instead: give --run twice (see "
+             "`feedsync history`).", show_default=False)] = None,
+         channel: Annotated[str | None, typer.Option(
+             "--channel", "-c", metavar="NAME", help="The channel whose kept feeds --run "
+             "compares.", show_default=False)] = None,
+         config: ConfigOpt = None, state: StateOpt = None, as_json: JsonOpt = False) -> int:
+    """What changes between two feeds: items added, removed, changed, and which
+    attributes changed (RSS/XML, TSV/CSV, Amazon JSON). Exit 0 whether or not they differ.
+
+    Example: feedsync diff out-old/google.xml out/google.xml
+    """
+    if run:
+        if len(run) != 2 or channel is None or old is not None:
+            raise ConfigError("--run needs two runs and --channel, and no feed files",
+                              tip="feedsync diff --run 3 --run 5 --channel google")
+        state_dir = state or _config(config).state_dir
+        report = feedsync_diff.diff_runs(state_dir, channel, run[0], run[1])
+    elif old is None or new is None:
+        raise ConfigError("give two feed files (OLD NEW), or --run twice with --channel",
+                          tip="feedsync diff out-old/google.xml out/google.xml")
+    else:
+        report = feedsync_diff.diff_files(old, new)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        render_diff(report, _console())
     return 0
 
 

@@ -30,6 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from feedsync import pipeline
+from feedsync.diff import DiffReport
 from feedsync.report import ChannelReport, CodeSummary, RunReport
 
 ID_WIDTH = 14        # an example id longer than this is elided in the middle
@@ -199,3 +200,23 @@ def catalog_progress(console: Console) -> tuple[Progress, Callable[[pipeline.Pro
                    products=event.products)
 
     return bar, update
+
+
+def render_diff(report: DiffReport, console: Console) -> None:
+    """``feedsync diff``: the counts, the attributes that changed most, the first ids."""
+    console.print(f"{report.old} ({report.old_items:,} items) -> {report.new} "
+                  f"({report.new_items:,} items), {report.format}", markup=False)
+    console.print(f"{report.added:,} added, {report.removed:,} removed, {report.changed:,} "
+                  f"changed, {report.unchanged:,} unchanged", markup=False)
+    if report.attributes:
+        table = Table("attribute", "items changed", box=None)
+        for name, count in report.attributes.most_common(15):
+            table.add_row(name, f"{count:,}")
+        console.print(table)
+    for label, ids in (("added", report.added_ids), ("removed", report.removed_ids)):
+        if ids:
+            console.print(f"{label}: " + ", ".join(elide(i, 24) for i in ids), markup=False)
+    for change in report.changes[:5]:
+        for name, (old, new) in change.attributes.items():
+            console.print(f"changed {elide(change.id, 24)} {name}: {old!r} -> {new!r}",
+                          markup=False)
