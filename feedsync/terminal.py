@@ -43,6 +43,8 @@ def render_report(report: RunReport, console: Console) -> None:
     """Print the catalog line, the channel table, the controls and the top issues."""
     _catalog(report, console)
     console.print(_channel_table(report))
+    for line in part_lines(report):
+        console.print(line, markup=False, highlight=False)
     for line in control_lines(report):
         console.print(line, markup=False, highlight=False)
     for channel in report.channels:
@@ -85,6 +87,14 @@ def _common_folder(report: RunReport) -> str | None:
     """The one folder every feed went to: named once, so the table shows file names."""
     folders = {str(Path(f).parent) for c in report.channels for f in c.files.values()}
     return folders.pop() if len(folders) == 1 else None
+
+
+def part_lines(report: RunReport) -> list[str]:
+    """One line per output a channel's limits split into parts, with each part's items."""
+    return [f"{channel.target} {output}: {len(parts)} parts, " + ", ".join(
+                f"{Path(p['file']).name} ({p['items']:,} items)" for p in parts)
+            for channel in report.channels for output, parts in channel.parts.items()
+            if len(parts) > 1]
 
 
 def control_lines(report: RunReport) -> list[str]:
