@@ -24,39 +24,64 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperArgument, TyperCommand
 
 import feedsync
+from feedsync import diff as feedsync_diff
 from feedsync import pipeline
 from feedsync.apis.deliver import status as api_status
 from feedsync.config import Config, load_config
 from feedsync.errors import ConfigError, ExitCode, FeedsyncError, Interrupted
-from feedsync.htmlreport import write_run_html
 from feedsync.report import RunReport
 from feedsync.secrets import RedactingFilter, install_redaction
+from feedsync.terminal import catalog_progress, render_diff, render_report
 
 BUG_URL = "https://github.com/feedsync/feedsync/issues"
 
+# Plain click help (rich_markup_mode=None): typer's rich panels print programmer types
+# such as ``<bool>`` next to every flag (issue 14 item 10). Values get a word instead.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Syndicate one product catalog to every sales channel.")
+                  rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+class _Command(TyperCommand):
+    """A command whose help names each argument without its Python type (``<path>``)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                param.display_type_rich = _no_type  # type: ignore[method-assign]
+        super().format_help(ctx, formatter)
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
 CatalogArg = Annotated[Path | None, typer.Argument(
-    help="Catalog file (CSV, TSV, JSON, JSONL or a Google XML feed). Default: catalog.path "
-         "from the config.", show_default=False)]
+    metavar="CATALOG", show_default=False,
+    help="Catalog file: CSV, TSV, JSON, JSONL, a Google XML feed, a WordPress/WooCommerce "
+         "WXR export or a PrestaShop XML export. Optional when the config names "
+         "catalog.path.")]
 ChannelOpt = Annotated[list[str] | None, typer.Option(
-    "--channel", "-c", help="Channel or target to build; repeat for several. Default: all "
+    "--channel", "-c", metavar="NAME",
+    help="Channel or target to build; repeat for several. Default: all "
     "channels in the config.", show_default=False)]
 OutOpt = Annotated[Path | None, typer.Option(
-    "--out", "-o", help="Output directory. Default: output_dir from the config, else ./out.",
+    "--out", "-o", metavar="DIR",
+    help="Output directory. Default: output_dir from the config, else ./out.",
     show_default=False)]
 ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", help="feedsync.yaml with catalog, defaults and channels.", show_default=False)]
+    "--config", metavar="FILE",
+    help="feedsync.yaml with catalog, defaults and channels.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON report on stdout.")]
 HtmlOpt = Annotated[Path | None, typer.Option(
-    "--html", help="Also write the HTML diagnostics report to this file (docs/report.md). "
+    "--html", metavar="FILE",
+    help="Also write the HTML diagnostics report to this file (docs/report.md). "
     "Default: report.html from the config.", show_default=False)]
 
 
@@ -179,15 +204,7 @@ def _progress(enabled: bool) -> Iterator[pipeline.ProgressCallback | None]:
     if not enabled or not sys.stderr.isatty():
         yield None
         return
-    bar = Progress(TextColumn("[bold]reading catalog"), BarColumn(), DownloadColumn(),
-                   TextColumn("{task.fields[products]:,} products"), TimeElapsedColumn(),
-                   console=_stderr(), transient=True)
-    task = bar.add_task("catalog", total=None, products=0)
-
-    def update(event: pipeline.Progress) -> None:
-        bar.update(task, completed=event.bytes_read, total=event.bytes_total or None,
-                   products=event.products)
-
+    bar, update = catalog_progress(_stderr())
     with bar:
         yield update
 
@@ -196,41 +213,67 @@ def _exit_code(report: RunReport) -> int:
     return report.exit_code
 
 
-@app.command()
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"feedsync {feedsync.__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """Syndicate one product catalog to every sales channel.
+
+    Example: feedsync build catalog.csv --config feedsync.yaml
+    """
+
+
+@app.command(cls=_Command)
 @handle_errors
 def build(catalog: CatalogArg = None, channel: ChannelOpt = None, out: OutOpt = None,
           config: ConfigOpt = None, as_json: JsonOpt = False,
           jobs: Annotated[int, typer.Option(
-              "--jobs", "-j", min=0, help="Worker processes; 0 = automatic (one per core, "
+              "--jobs", "-j", metavar="N", min=0,
+              help="Worker processes; 0 = automatic (one per core, "
               "for catalogs over 8 MB), 1 = serial.")] = 0, html: HtmlOpt = None) -> int:
-    """Build every selected channel's feed in one pass over the catalog."""
+    """Build every selected channel's feed in one pass over the catalog.
+
+    Example: feedsync build catalog.csv --config feedsync.yaml --channel google
+    """
     cfg = _config(config)
     with _progress(not as_json) as progress:
-        report = feedsync.build(catalog, channel or [], out, cfg, progress, jobs=jobs)
-    _html(report, html, cfg)
+        report = feedsync.build(catalog, channel or [], out, cfg, progress, jobs=jobs,
+                                html=html)
     _show(report, as_json)
     return _exit_code(report)
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors
 def validate(catalog: CatalogArg = None, channel: ChannelOpt = None, out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the issue logs here (no feeds).",
+        Path | None, typer.Option("--out", "-o", metavar="DIR",
+                                  help="Write the issue logs here (no feeds).",
                                   show_default=False)] = None,
         config: ConfigOpt = None, as_json: JsonOpt = False, html: HtmlOpt = None) -> int:
-    """Run every check and print the report; no feed is written."""
+    """Run every check and print the report; no feed is written.
+
+    Example: feedsync validate catalog.csv --channel meta
+    """
     cfg = _config(config)
     with _progress(not as_json) as progress:
-        report = feedsync.validate(catalog, channel or [], out, cfg, progress)
-    _html(report, html, cfg)
+        report = feedsync.validate(catalog, channel or [], out, cfg, progress, html=html)
     _show(report, as_json)
     return _exit_code(report)
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors
 def channels(config: ConfigOpt = None, as_json: JsonOpt = False) -> int:
-    """List the available channel templates with their docs URL."""
+    """List the available channel templates with their docs URL.
+
+    Example: feedsync channels --config feedsync.yaml
+    """
     report = feedsync.channels(_config(config))
     if as_json:
         _print_json(report.to_dict())
@@ -249,12 +292,6 @@ def _console() -> Console:
     return Console(highlight=False, width=250, color_system=None)
 
 
-def _html(report: RunReport, option: Path | None, cfg: Config) -> None:
-    path = option or cfg.report_html
-    if path is not None:
-        write_run_html(report, path, cfg)
-
-
 def _show(report: RunReport, as_json: bool) -> None:
     if as_json:
         _print_json(report.to_dict())
@@ -263,9 +300,11 @@ def _show(report: RunReport, as_json: bool) -> None:
 
 
 LogFormatOpt = Annotated[str, typer.Option(
-    "--log-format", help="Event lines on stderr: text or json (one object per line).")]
+    "--log-format", metavar="text|json",
+    help="Event lines on stderr: text or json (one object per line).")]
 StateOpt = Annotated[Path | None, typer.Option(
-    "--state", help="State directory (runs, last good feeds, lock). Default: state_dir from "
+    "--state", metavar="DIR",
+    help="State directory (runs, last good feeds, lock). Default: state_dir from "
     "the config, else ./.feedsync", show_default=False)]
 
 
@@ -299,11 +338,12 @@ def setup_logging(log_format: str) -> None:
     install_redaction()
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors
 def push(catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigOpt = None,
          to: Annotated[list[str] | None, typer.Option(
-             "--to", help="Destination URL (file://, sftp://, ftp://, ftps://, https://); "
+             "--to", metavar="URL",
+             help="Destination URL (file://, sftp://, ftp://, ftps://, https://); "
              "repeat for several. Credentials come from the environment, never the URL.",
              show_default=False)] = None,
          force: Annotated[bool, typer.Option(
@@ -317,7 +357,10 @@ def push(catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigO
              "--full", help="API channels: re-send every product, not only what changed.")
          ] = False,
          ) -> int:
-    """Build, check the publish gate, and deliver each channel's feed (cron-safe)."""
+    """Build, check the publish gate, and deliver each channel's feed (cron-safe).
+
+    Example: feedsync push --config feedsync.yaml --dry-run
+    """
     setup_logging(log_format)
     cfg = _config(config)
     with _progress(not as_json) as progress:
@@ -327,23 +370,30 @@ def push(catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigO
     return _exit_code(report)
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors
 def status(channel: ChannelOpt = None, config: ConfigOpt = None, state: StateOpt = None,
            as_json: JsonOpt = False, log_format: LogFormatOpt = "text") -> int:
-    """What the API channels hold: accepted, rejected, held back; Google's item issues."""
+    """What the API channels hold: accepted, rejected, held back; Google's item issues.
+
+    Example: feedsync status --config feedsync.yaml --channel google
+    """
     setup_logging(log_format)
     report = api_status(_config(config), channel or [], state)
     _show(report, as_json)
     return _exit_code(report)
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors
 def history(config: ConfigOpt = None, state: StateOpt = None,
-            limit: Annotated[int, typer.Option("--limit", help="How many runs.")] = 20,
+            limit: Annotated[int, typer.Option("--limit", metavar="N",
+            help="How many runs.")] = 20,
             as_json: JsonOpt = False) -> int:
-    """List recent runs with their outcome and published feeds."""
+    """List recent runs with their outcome and published feeds.
+
+    Example: feedsync history --config feedsync.yaml --limit 5
+    """
     report = feedsync.history(_config(config), state, limit)
     if as_json:
         _print_json(report.to_dict())
@@ -356,19 +406,25 @@ def history(config: ConfigOpt = None, state: StateOpt = None,
     return 0
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors
-def rollback(channel: Annotated[str, typer.Argument(help="Channel target to roll back.")],
+def rollback(channel: Annotated[str, typer.Argument(
+                 metavar="CHANNEL", show_default=False, help="Channel target to roll back.")],
              run: Annotated[int | None, typer.Option(
-                 "--run", help="Run whose feed to re-publish. Default: the good feed before "
+                 "--run", metavar="RUN",
+                 help="Run whose feed to re-publish. Default: the good feed before "
                  "the latest.", show_default=False)] = None,
              config: ConfigOpt = None,
              to: Annotated[list[str] | None, typer.Option(
-                 "--to", help="Destination URL; default: the channel's configured ones.",
+                 "--to", metavar="URL",
+                 help="Destination URL; default: the channel's configured ones.",
                  show_default=False)] = None,
              state: StateOpt = None, as_json: JsonOpt = False,
              log_format: LogFormatOpt = "text") -> int:
-    """Re-publish an earlier good feed of CHANNEL to its destinations."""
+    """Re-publish an earlier good feed of CHANNEL to its destinations.
+
+    Example: feedsync rollback google --config feedsync.yaml
+    """
     setup_logging(log_format)
     report = feedsync.rollback(channel, _config(config), run=run, to=to or [],
                                state_dir=state)
@@ -385,17 +441,59 @@ def rollback(channel: Annotated[str, typer.Argument(help="Channel target to roll
     return report.exit_code
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors
-def explain(product_id: Annotated[str, typer.Argument(help="The product id to trace.")],
+def explain(product_id: Annotated[str, typer.Argument(
+                metavar="PRODUCT_ID", show_default=False, help="The product id to trace.")],
             catalog: CatalogArg = None, channel: ChannelOpt = None, config: ConfigOpt = None,
             as_json: JsonOpt = False) -> int:
-    """Why is (or isn't) PRODUCT_ID in each channel's feed? Traces it through the pipeline."""
+    """Why is (or isn't) PRODUCT_ID in each channel's feed? Traces it through the pipeline.
+
+    Example: feedsync explain SKU-123 catalog.csv --channel google
+    """
     result = feedsync.explain(product_id, catalog, channel or [], _config(config))
     if as_json:
         _print_json(result.to_dict())
         return 0
     render_explanation(result.to_dict(), _console())
+    return 0
+
+
+@app.command(cls=_Command)
+@handle_errors
+def diff(old: Annotated[Path | None, typer.Argument(
+             metavar="OLD", show_default=False, help="The earlier feed file.")] = None,
+         new: Annotated[Path | None, typer.Argument(
+             metavar="NEW", show_default=False, help="The later feed file, same format.")
+         ] = None,
+         run: Annotated[list[int] | None, typer.Option(
+             "--run", metavar="RUN",
+             help="Compare the feeds two runs kept instead: give --run twice (see "
+             "`feedsync history`).", show_default=False)] = None,
+         channel: Annotated[str | None, typer.Option(
+             "--channel", "-c", metavar="NAME", help="The channel whose kept feeds --run "
+             "compares.", show_default=False)] = None,
+         config: ConfigOpt = None, state: StateOpt = None, as_json: JsonOpt = False) -> int:
+    """What changes between two feeds: items added, removed, changed, and which
+    attributes changed (RSS/XML, TSV/CSV, Amazon JSON). Exit 0 whether or not they differ.
+
+    Example: feedsync diff out-old/google.xml out/google.xml
+    """
+    if run:
+        if len(run) != 2 or channel is None or old is not None:
+            raise ConfigError("--run needs two runs and --channel, and no feed files",
+                              tip="feedsync diff --run 3 --run 5 --channel google")
+        state_dir = state or _config(config).state_dir
+        report = feedsync_diff.diff_runs(state_dir, channel, run[0], run[1])
+    elif old is None or new is None:
+        raise ConfigError("give two feed files (OLD NEW), or --run twice with --channel",
+                          tip="feedsync diff out-old/google.xml out/google.xml")
+    else:
+        report = feedsync_diff.diff_files(old, new)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        render_diff(report, _console())
     return 0
 
 
@@ -434,51 +532,10 @@ def _render_trace(label: str, trace: dict[str, Any], console: Console, indent: s
         console.print(f"{inner}output {output}: {text}", markup=False)
 
 
-def render_report(report: RunReport, console: Console) -> None:
-    """The human view of a report; ``--json`` carries the same counts."""
-    console.print(f"catalog {report.catalog} ({report.catalog_format}): "
-                  f"{report.products_read:,} products read, {report.rows_skipped:,} rows skipped",
-                  markup=False)
-    for example in report.problem_examples[:5]:
-        console.print(f"  skipped {example['file']}:{example['line']} [{example['code']}] "
-                      f"{example['message']}", markup=False)
-    # validate writes nothing: its count is of products that would be written.
-    passed = "passed" if report.command == "validate" else "written"
-    table = Table("channel", passed, "rejected", "warnings", "file", box=None)
-    for channel in report.channels:
-        table.add_row(channel.target, f"{channel.written:,}", f"{channel.rejected:,}",
-                      f"{channel.warnings:,}", ", ".join(channel.files.values()) or "-")
-    console.print(table)
-    for channel in report.channels:
-        for output, parts in channel.parts.items():
-            if len(parts) > 1:   # the channel's limits split this output
-                console.print(f"{channel.target} {output}: {len(parts)} parts, " + ", ".join(
-                    f"{Path(p['file']).name} ({p['items']:,} items)" for p in parts),
-                    markup=False)
-    for channel in report.channels:
-        top = channel.top()
-        if not top:
-            continue
-        console.print(f"{channel.target}: top issues (full log: {channel.issue_log or '-'})",
-                      markup=False)
-        issues = Table("severity", "code", "count", "field", "examples", "source", box=None)
-        for column in issues.columns:
-            column.overflow = "fold"
-        for summary in top:
-            issues.add_row(summary.severity, summary.code, f"{summary.count:,}",
-                           summary.field or "", ", ".join(summary.examples),
-                           summary.source or "")
-        console.print(issues)
-    for line in report.messages or []:
-        console.print(line, markup=False)
-    if report.html:
-        console.print(f"HTML report: {report.html}", markup=False)
-
-
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(prog_name="feedsync")  # the same name under `python -m feedsync.cli`
     except BrokenPipeError:
         sys.exit(_quiet_broken_pipe())
 

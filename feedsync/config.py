@@ -35,7 +35,7 @@ _SUPPLEMENTAL_KEYS = {"path", "key", "columns", "mode", "format", "encoding", "d
 _CATEGORY_KEYS = {"path", "from", "to"}
 _CATALOG_KEYS = {"path", "format", "encoding", "delimiter", "profile"}
 _CHANNEL_KEYS = {"template", "outputs", "files", "target", "options", "destinations", "gate",
-                 "overrides", "include", "exclude", "reserve", "stock", "api"}
+                 "overrides", "include", "exclude", "reserve", "stock", "api", "severity"}
 _STOCK_KEYS = {"path", "key", "store"}
 _TARGET_KEYS = {"country", "currency", "language"}
 _FORMATS: tuple[FormatOption, ...] = get_args(FormatOption)
@@ -77,6 +77,9 @@ class ChannelConfig:
     # Channel API settings (merchant/catalog ids, credentials as *_env / *_file): checked by
     # feedsync/apis when a push plans, not here (docs/apis.md).
     api: Mapping[str, Any] = field(default_factory=dict)
+    # Rule severities raised or lowered for this target (code -> severity, or code ->
+    # field -> severity): checked against the channel in feedsync/channels/severity.py.
+    severity: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -332,7 +335,8 @@ def _channels(raw: Any, base: Path, where: str) -> tuple[ChannelConfig, ...]:
             exclude=_optional_text(settings.get("exclude"), where, f"{key}.exclude"),
             reserve=_reserve(settings.get("reserve"), where, f"{key}.reserve"),
             stock=_stock(settings.get("stock"), base, where, f"{key}.stock"),
-            api=_mapping(settings.get("api", {}), where, f"{key}.api")))
+            api=_mapping(settings.get("api", {}), where, f"{key}.api"),
+            severity=_mapping(settings.get("severity", {}), where, f"{key}.severity")))
     return tuple(result)
 
 

@@ -111,6 +111,8 @@ class ChannelTarget:
     def count(self, outcome: Outcome) -> None:
         """Count an outcome settled in catalog order: fill, and failed expressions."""
         self.reached += 1
+        if outcome.fired and any(f.startswith("reserve:") for f in outcome.fired):
+            self.report.reserved += 1
         if outcome.fill >= 0:
             self.report.fill.add(outcome.fill)
         if outcome.failed:

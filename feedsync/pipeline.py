@@ -30,6 +30,7 @@ from feedsync.core import (
     OutcomeKind,
 )
 from feedsync.errors import CatalogError, ConfigError, OutputError
+from feedsync.htmlreport import write_run_html
 from feedsync.model import Issue, Product, Record, RowProblem
 from feedsync.report import IssueLog, RunReport, problem_to_issue
 from feedsync.rules.duplicates import RESERVE_AFTER
@@ -375,21 +376,38 @@ def prepare_run(catalog: Path | str | None, channels: Iterable[str],
 
 def build(catalog: Path | str | None = None, channels: Iterable[str] = (),
           out_dir: Path | str | None = None, config: Config | None = None,
-          progress: ProgressCallback | None = None, jobs: int = 0) -> RunReport:
+          progress: ProgressCallback | None = None, jobs: int = 0,
+          html: Path | str | None = None) -> RunReport:
     """Write every selected channel's feed in one pass over the catalog.
+
+    ``html`` (else the config's ``report.html``) also writes the HTML report there.
 
     >>> report = build("examples/catalog.csv", ["google"], "out")  # doctest: +SKIP
     """
-    return prepare_run(catalog, channels, out_dir, config, write=True, command="build",
-                       progress=progress, jobs=jobs).execute()
+    config = config or Config()
+    report = prepare_run(catalog, channels, out_dir, config, write=True, command="build",
+                         progress=progress, jobs=jobs).execute()
+    return with_html(report, html, config)
 
 
 def validate(catalog: Path | str | None = None, channels: Iterable[str] = (),
              out_dir: Path | str | None = None, config: Config | None = None,
-             progress: ProgressCallback | None = None) -> RunReport:
+             progress: ProgressCallback | None = None,
+             html: Path | str | None = None) -> RunReport:
     """The same checks and report as ``build``; no feed is written.
 
     With ``out_dir`` the issue logs are written there; without, only the report is kept.
     """
-    return prepare_run(catalog, channels, out_dir, config, write=False, command="validate",
-                       progress=progress).execute()
+    config = config or Config()
+    report = prepare_run(catalog, channels, out_dir, config, write=False, command="validate",
+                         progress=progress).execute()
+    return with_html(report, html, config)
+
+
+def with_html(report: RunReport, html: Path | str | None, config: Config) -> RunReport:
+    """Write the HTML report of a build or validate where asked (``--html``, else
+    ``report.html`` in the config); its path goes into the report."""
+    path = html if html is not None else config.report_html
+    if path is not None:
+        write_run_html(report, path, config)
+    return report

@@ -97,6 +97,7 @@ class ChannelReport:
     written: int = 0
     rejected: int = 0
     filtered: int = 0
+    reserved: int = 0        # products whose stock the channel's reserve lowered
     warnings: int = 0
     hints: int = 0
     codes: dict[tuple[str, str | None], CodeSummary] = field(default_factory=dict)
@@ -143,6 +144,7 @@ class ChannelReport:
             "written": self.written,
             "rejected": self.rejected,
             "filtered": self.filtered,
+            "reserved": self.reserved,
             "warnings": self.warnings,
             "hints": self.hints,
             # Products (store rows) mapped in this target, written or rejected, and how

@@ -15,7 +15,9 @@ from typing import Any
 
 from feedsync.channels.compiler import Data
 from feedsync.channels.loader import ChannelLibrary, ChannelSpec
-from feedsync.channels.program import CompiledChannel
+from feedsync.channels.overrides import check_overrides
+from feedsync.channels.program import CompiledChannel, lookup_filter
+from feedsync.channels.severity import apply_severity
 from feedsync.config import ChannelConfig, Config, check_file_name
 from feedsync.controls import TargetControls
 from feedsync.core import ChannelTarget, Output
@@ -57,7 +59,9 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
     library = ChannelLibrary(config.template_dirs)
     targets = []
     for target_config in resolve_targets(config, requested):
-        spec = _with_overrides(library.load(target_config.template), target_config)
+        spec = _with_overrides(library.load(target_config.template), target_config,
+                               config.path)
+        spec = apply_severity(spec, target_config.severity, target_config.name, config.path)
         names = _output_names(target_config, spec)
         delimited = any(spec.outputs[n].writer in ("csv", "tsv") for n in names)
         unquoted_text = any(unquoted({**spec.outputs[n].options,
@@ -184,7 +188,8 @@ def _id_source(spec: ChannelSpec) -> str:
     return spec.docs or DUPLICATE_SOURCE
 
 
-def _with_overrides(spec: ChannelSpec, target: ChannelConfig) -> ChannelSpec:
+def _with_overrides(spec: ChannelSpec, target: ChannelConfig,
+                    config_file: Path | None = None) -> ChannelSpec:
     """Replace field expressions named in the config's ``overrides:`` for this target."""
     if not target.overrides:
         return spec
@@ -196,6 +201,8 @@ def _with_overrides(spec: ChannelSpec, target: ChannelConfig) -> ChannelSpec:
                               tip="fields of this channel: " + ", ".join(fields))
         fields[name] = dataclasses.replace(fields[name], value=expression,
                                            where=f"channels.{target.name}.overrides.{name}")
+    check_overrides(target.overrides, target.name, config_file,
+                    {"lookup": lookup_filter(spec.tables)})
     return dataclasses.replace(spec, fields=fields)
 
 

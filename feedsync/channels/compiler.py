@@ -17,7 +17,7 @@ is never parsed as a template. Unknown variables are refused at load time.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from jinja2 import (
     StrictUndefined,
     Undefined,
     nodes,
+    pass_context,
 )
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -65,9 +66,25 @@ def make_environment(
     check_jinja()
     env = FeedEnvironment(undefined=StrictUndefined, autoescape=False)
     env.filters.update(FEED_FILTERS)
+    for name in _GENERATOR_FILTERS:
+        env.filters[name] = _as_list_filter(env.filters[name])
     if extra_filters:
         env.filters.update(extra_filters)
     return env
+
+
+# Jinja's filters that return a generator: a feed wants a list it can slice and count.
+_GENERATOR_FILTERS = ("map", "select", "reject", "selectattr", "rejectattr")
+
+
+def _as_list_filter(jinja_filter: Callable[..., Any]) -> Callable[..., Any]:
+    """``jinja_filter`` returning a list, so ``(x | map('upper'))[1:]`` works (item 2)."""
+
+    @pass_context
+    def as_list(context: Any, value: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        return list(jinja_filter(context, value, *args, **kwargs))
+
+    return as_list
 
 
 class _Unsupported(Exception):
@@ -182,6 +199,8 @@ class ExpressionCompiler:
                                   channel=channel, item=item)
                 if isinstance(result, Undefined):
                     str(result)  # StrictUndefined raises here, not later outside this guard
+                if isinstance(result, Iterator):
+                    return list(result)  # ``map``/``select``: a list, as on the fast path
                 return result
             except SecurityError as exc:
                 raise SecurityRefusal(f"{where}: template sandbox violation: {exc}") from exc
@@ -214,7 +233,7 @@ class ExpressionCompiler:
         if isinstance(arg, nodes.Slice):
             bounds = [self._node(b) if b is not None else "None"
                       for b in (arg.start, arg.stop, arg.step)]
-            return f"_str({self._node(node.node)})[{bounds[0]}:{bounds[1]}:{bounds[2]}]"
+            return f"_slice({self._node(node.node)}, {bounds[0]}, {bounds[1]}, {bounds[2]})"
         if not isinstance(node.node, nodes.Name) or not isinstance(arg, nodes.Const):
             raise _Unsupported("dynamic item")
         if not isinstance(arg.value, str):
@@ -308,12 +327,20 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+def _slice(value: Any, start: Any, stop: Any, step: Any) -> Any:
+    """``x[a:b]`` as Jinja does it: a list stays a list (issue 14 item 2), text is text."""
+    if isinstance(value, list | tuple):
+        return list(value)[start:stop:step]
+    return _str(value)[start:stop:step]
+
+
 def build_function(
     name: str, body: str, tables: _Tables, where: str,
     helpers: Mapping[str, Callable[..., Any]] | None = None,
 ) -> Callable[..., Any]:
     """Compile generated ``body`` (a Python ``def``) with its tables bound as globals."""
     namespace: dict[str, Any] = {"K": tables.constants, "F": tables.functions, "_str": _str,
+                                 "_slice": _slice,
                                  "__builtins__": {}, **(helpers or {})}
     try:
         code = compile(body, f"<feedsync {where}>", "exec")

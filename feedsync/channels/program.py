@@ -432,18 +432,30 @@ def _replace_all(item: dict[str, Any], pattern: re.Pattern[str], replacement: st
 
 
 def _as_list(value: Any, separator: str) -> list[str]:
-    if isinstance(value, list | tuple):
+    """A multi-valued field's values: a list (or ``map``'s generator) keeps its values;
+    text is split on the field's separator."""
+    if _is_sequence(value):
         return [_as_text(v) for v in value if v not in (None, "")]
     text = _as_text(value)
     return [part.strip() for part in text.split(separator) if part.strip()] if text else []
 
 
 def _as_text(value: Any) -> str:
+    """A single-valued field's text. A list (``split_values``, a slice, ``map``) is
+    joined with ``,``, never written as Python's ``['a', 'b']``."""
     if value is None or value is False:
         return ""
     if value is True:
         return "yes"
+    if _is_sequence(value):
+        return ",".join(t for t in (_as_text(v) for v in value) if t)
     return str(value)
+
+
+def _is_sequence(value: Any) -> bool:
+    """A list, tuple or iterator of values: not text, not a mapping (a product)."""
+    return isinstance(value, list | tuple) or (
+        hasattr(value, "__next__") and not isinstance(value, str | bytes | dict))
 
 
 def _short(value: Any, limit: int = 200) -> str:
