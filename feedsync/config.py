@@ -389,6 +389,9 @@ def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, prefix: s
 def _mapping(value: Any, where: str, key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"expected a mapping, got {_kind(value)}", file=where, key=key)
+    for name in value:
+        if not isinstance(name, str):  # YAML's `1:` / `~:`; a TypeError later otherwise
+            raise ConfigError(f"keys must be text, found {name!r}", file=where, key=key)
     return value
 
 

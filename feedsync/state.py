@@ -596,6 +596,17 @@ class State:
 # --- module helpers -----------------------------------------------------------------------
 
 
+def make_state_dir(state_dir: Path) -> None:
+    """Create ``state_dir``; a path that is a file (or unwritable) is a state error, exit 2."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        what = ("it is a file, not a directory" if isinstance(exc, FileExistsError)
+                else exc.strerror or str(exc))
+        raise StateError(f"cannot use the state directory: {what}", file=str(state_dir),
+                         tip="set state_dir: (or --state) to a writable directory") from exc
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 

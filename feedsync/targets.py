@@ -19,7 +19,7 @@ from feedsync.channels.program import CompiledChannel
 from feedsync.config import ChannelConfig, Config, check_file_name
 from feedsync.controls import TargetControls
 from feedsync.core import ChannelTarget, Output
-from feedsync.errors import ConfigError, OutputError
+from feedsync.errors import ConfigError, OutputError, TemplateError
 from feedsync.report import ChannelReport, FieldFill
 from feedsync.stores import StoreStock
 from feedsync.writers import WRITERS, Column, Layout
@@ -69,7 +69,13 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
             # where the feed goes; they still never open the feed itself.
             overrides["_output_dir"] = str(out_dir) if out_dir is not None else None
             overrides["_target"] = target_config.name
-            writer = WRITERS[spec.outputs[name].writer](_layout(spec, name, overrides))
+            try:
+                writer = WRITERS[spec.outputs[name].writer](_layout(spec, name, overrides))
+            except TemplateError as exc:
+                # A writer refuses its options (a two-character delimiter): name where.
+                if exc.file is None and exc.key is None:
+                    exc.file, exc.key = str(spec.yaml_path), f"outputs.{name}.options"
+                raise
             path = (out_dir or Path(".")) / _file_name(target_config, spec, name)
             outputs.append(Output(name=name, path=path, writer=writer))
         report = ChannelReport(channel=spec.name, target=target_config.name, docs=spec.docs,

@@ -111,6 +111,14 @@ class ExpressionCompiler:
 
     def compile_value(self, text: str, where: str) -> tuple[str, bool, bool]:
         """Like ``compile``, plus whether the result is certainly ``str``."""
+        try:
+            return self._compile_value(text, where)
+        except RecursionError as exc:
+            # Jinja's parser and our translation recurse once per nesting level.
+            raise TemplateError(f"{where}: expression nested too deeply "
+                                f"({len(text)} characters)") from exc
+
+    def _compile_value(self, text: str, where: str) -> tuple[str, bool, bool]:
         tree = self._parse(text, where)
         self._check_names(tree, where)
         self._check_attributes(tree, where)
@@ -130,6 +138,9 @@ class ExpressionCompiler:
     def _parse(self, text: str, where: str) -> nodes.Expr:
         try:
             template = self.env.parse("{{ (" + text + ") }}")
+        except RecursionError as exc:
+            raise TemplateError(f"{where}: expression nested too deeply "
+                                f"({len(text)} characters)") from exc
         except TemplateSyntaxError as exc:
             raise TemplateError(f"bad expression {text!r} in {where}: {exc.message}") from exc
         body = template.body
