@@ -173,6 +173,7 @@ def test_user_error_is_not_an_internal_error(case: str, tmp_path: Path) -> None:
 WRONG_TYPES = [
     ("jobs", "[1]"), ("keep_feeds", "{a: 1}"), ("template_dirs", "7"), ("gate", "xx"),
     ("report", "[[]]"), ("catalog", "1.5"), ("category_map", "true"), ("defaults", "{1: 2}"),
+    ("channels", "{google: {outputs: [[]]}}"), ("channels", "{google: {outputs: [1]}}"),
 ]
 
 
@@ -271,7 +272,8 @@ COSTLY = {
 
 @pytest.mark.parametrize("case", list(COSTLY))
 def test_costly_expression_fails_naming_product_and_field(case: str, tmp_path: Path) -> None:
-    _channel(tmp_path, "cost", f"fields:\n  id: product.id\n  title: {{value: \"{COSTLY[case]}\"}}\n")
+    _channel(tmp_path, "cost",
+             f"fields:\n  id: product.id\n  title: {{value: \"{COSTLY[case]}\"}}\n")
     code, _, stderr = _build(tmp_path)
     assert code == ExitCode.TEMPLATE, stderr
     line = error_line(stderr)
