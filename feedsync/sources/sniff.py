@@ -313,7 +313,8 @@ def _refuse_binary(path: Path, head: bytes, encoding: str, ascii_compatible: boo
         # A few NUL bytes are one product's problem (reported with its line by the
         # reader), not a binary file: only a share of control bytes refuses the catalog,
         # so a byte's fate does not depend on whether it falls in the first 64 KiB.
-        binary = controls > max(8, len(head) // 10)
+        # (a tiny file that is a quarter control bytes is binary too)
+        binary = controls > max(8, len(head) // 10) or controls * 4 > len(head)
     else:
         decoder = codecs.getincrementaldecoder(encoding)("strict")
         try:
