@@ -22,8 +22,9 @@ from feedsync.core import ChannelTarget, Output
 from feedsync.errors import ConfigError, OutputError, TemplateError
 from feedsync.report import ChannelReport, FieldFill
 from feedsync.stores import StoreStock
-from feedsync.writers import WRITERS, Column, Layout
+from feedsync.writers import WRITERS, Column, Layout, Writer
 from feedsync.writers.delimited import unquoted
+from feedsync.writers.split import SplitWriter, file_limits
 
 DUPLICATE_SOURCE = "https://support.google.com/merchants/answer/6324405"
 
@@ -70,13 +71,20 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
             overrides["_output_dir"] = str(out_dir) if out_dir is not None else None
             overrides["_target"] = target_config.name
             try:
-                writer = WRITERS[spec.outputs[name].writer](_layout(spec, name, overrides))
+                writer: Writer = WRITERS[spec.outputs[name].writer](
+                    _layout(spec, name, overrides))
             except TemplateError as exc:
                 # A writer refuses its options (a two-character delimiter): name where.
                 if exc.file is None and exc.key is None:
                     exc.file, exc.key = str(spec.yaml_path), f"outputs.{name}.options"
                 raise
             path = (out_dir or Path(".")) / _file_name(target_config, spec, name)
+            # The channel's published file limits (Amazon's own options may lower them).
+            limits = file_limits(target_config.name, spec.limits,
+                                 getattr(writer, "max_messages", None),
+                                 getattr(writer, "max_bytes", None))
+            if limits.active:
+                writer = SplitWriter(writer, limits, path)
             outputs.append(Output(name=name, path=path, writer=writer))
         report = ChannelReport(channel=spec.name, target=target_config.name, docs=spec.docs,
                                fill=FieldFill(list(spec.fields)))
