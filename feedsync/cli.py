@@ -86,7 +86,7 @@ HtmlOpt = Annotated[Path | None, typer.Option(
 
 
 def _stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def _fail(error: FeedsyncError, as_json: bool) -> int:
@@ -288,8 +288,8 @@ def channels(config: ConfigOpt = None, as_json: JsonOpt = False) -> int:
 def _console() -> Console:
     """stdout; on a pipe or under cron wide enough that nothing is cut off."""
     if sys.stdout.isatty():
-        return Console(highlight=False)
-    return Console(highlight=False, width=250, color_system=None)
+        return Console(highlight=False, markup=False)
+    return Console(highlight=False, width=250, color_system=None, markup=False)
 
 
 def _show(report: RunReport, as_json: bool) -> None:
@@ -431,7 +431,7 @@ def rollback(channel: Annotated[str, typer.Argument(
     if as_json:
         _print_json(report.to_dict())
     else:
-        console = Console(highlight=False, soft_wrap=True)
+        console = Console(highlight=False, soft_wrap=True, markup=False)
         info = report.rollback
         assert info is not None
         console.print(f"rolled back {channel} to the feed of run {info.from_run} "

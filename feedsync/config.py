@@ -325,7 +325,7 @@ def _channels(raw: Any, base: Path, where: str) -> tuple[ChannelConfig, ...]:
         result.append(ChannelConfig(
             name=name,
             template=_text(settings.get("template", name), where, f"{key}.template"),
-            outputs=tuple(_list(outputs, where, f"{key}.outputs")) if outputs else None,
+            outputs=tuple(_text_list(outputs, where, f"{key}.outputs")) if outputs else None,
             files=files, market=market, options=options,
             destinations=tuple(_destination(d, where, f"{key}.destinations[{i}]")
                                for i, d in enumerate(destinations)),
@@ -398,7 +398,20 @@ def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, prefix: s
 def _mapping(value: Any, where: str, key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"expected a mapping, got {_kind(value)}", file=where, key=key)
+    for name in value:
+        if not isinstance(name, str):  # YAML's `1:` / `~:`; a TypeError later otherwise
+            raise ConfigError(f"keys must be text, found {name!r}", file=where, key=key)
     return value
+
+
+def _text_list(value: Any, where: str, key: str) -> list[str]:
+    """A list of names: ``[[]]`` or ``[1]`` is a config error, not a TypeError later."""
+    items = _list(value, where, key)
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise ConfigError(f"expected a name, got {_kind(item)}", file=where,
+                              key=f"{key}[{index}]")
+    return items
 
 
 def _list(value: Any, where: str, key: str) -> list[Any]:

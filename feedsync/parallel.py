@@ -21,9 +21,11 @@ stateless: workers encode its messages, the parent gives each its id in catalog 
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
+import sys
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from itertools import chain
@@ -41,6 +43,8 @@ BATCH = 400
 MIN_BYTES = 8 << 20          # below ~8 MB the pool costs more than it saves
 MAX_AUTO_JOBS = 4
 
+log = logging.getLogger("feedsync.parallel")
+
 _RUN: Run | None = None       # set in the parent just before the fork; read by workers
 
 Entry = RowProblem | tuple[str, int, dict[str, str]]
@@ -51,7 +55,14 @@ Result = tuple[list[RowProblem | Settled], Counter[str], int]
 
 def jobs_for(run: Run, bytes_total: int) -> int:
     """How many worker processes this run should use; 1 means serial."""
-    wanted = run.jobs if run.jobs > 0 else min(os.cpu_count() or 1, MAX_AUTO_JOBS)
+    cores = cores_available()
+    wanted = run.jobs if run.jobs > 0 else min(cores, MAX_AUTO_JOBS)
+    if wanted > cores:
+        # More workers than cores only adds memory and forks (--jobs 100000 would start
+        # 100000 processes): cap, and say so, since the user asked for more.
+        log.warning("--jobs %d capped at %d, the cores available to this process",
+                    wanted, cores)
+        wanted = cores
     if wanted <= 1 or (run.jobs <= 0 and bytes_total < MIN_BYTES):
         return 1
     if run.controls.joins or "fork" not in multiprocessing.get_all_start_methods():
@@ -60,6 +71,15 @@ def jobs_for(run: Run, bytes_total: int) -> int:
     if not all(w.stateless for w in writers):
         return 1
     return wanted
+
+
+def cores_available() -> int:
+    """The cores this process may run on (its affinity mask, e.g. under taskset or a
+    container's cpuset), not the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def run_parallel(run: Run, records: Iterable[Record | RowProblem], jobs: int) -> None:
@@ -111,6 +131,18 @@ def _init_worker() -> None:
     # The parent handles Ctrl-C and SIGTERM and then stops the pool; a worker just ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # A parent killed with SIGKILL leaves no one to stop the pool: the worker's next write
+    # to the result pipe fails, and multiprocessing prints that BrokenPipeError's traceback
+    # before the process ends. Nothing a worker says matters once its parent is gone, so a
+    # worker's own stderr is the null device (its errors reach the parent as results).
+    _silence_stderr()
+
+
+def _silence_stderr() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives with the worker
 
 
 def _work(batch: list[Entry]) -> Result:

@@ -45,7 +45,7 @@ from feedsync.pipeline import ProgressCallback, Run
 from feedsync.publishers.base import Destination, Publisher, Receipt, publisher_for
 from feedsync.report import DeliveryResult, DeliveryStatus, LastGood, RollbackInfo, RunReport
 from feedsync.secrets import redact
-from feedsync.state import FeedRecord, RunStatus, State
+from feedsync.state import FeedRecord, RunStatus, State, make_state_dir
 from feedsync.targets import prepare_targets, resolve_targets
 from feedsync.writers.split import SplitWriter, part_path
 
@@ -159,7 +159,7 @@ def push(catalog: Path | str | None = None, channels: Iterable[str] = (),
     """
     config = config or Config()
     plan = plan_push(config, catalog, channels, to, state_dir)
-    plan.state_dir.mkdir(parents=True, exist_ok=True)
+    make_state_dir(plan.state_dir)
     with RunLock(plan.state_dir, "push"), State.open(plan.state_dir,
                                                       keep=max(config.keep_feeds, 1)) as state:
         run_id = state.begin_run("push --dry-run" if dry_run else "push")
@@ -420,7 +420,7 @@ def rollback(channel: str, config: Config | None = None, *, run: int | None = No
     if not destinations:
         raise ConfigError(f"channel {channel!r} has nowhere to go",
                           tip="add destinations: in the config, or --to URL")
-    state_path.mkdir(parents=True, exist_ok=True)
+    make_state_dir(state_path)
     report = RunReport(command="rollback")
     with RunLock(state_path, "push"), State.open(state_path,
                                                   keep=max(config.keep_feeds, 1)) as state:

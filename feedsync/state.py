@@ -488,6 +488,7 @@ class State:
         return [self._feed_record(row) for row in self._query(sql, (*params, limit))]
 
     def _feed_record(self, row: tuple[Any, ...]) -> FeedRecord:
+        self._check_types("feeds", row, _FEED_TYPES)
         kept = row[9]
         return FeedRecord(
             id=row[0], run_id=row[1], channel=row[2], destination=row[3], file_name=row[4],
@@ -497,6 +498,7 @@ class State:
         )  # fmt: skip
 
     def _run_row(self, row: tuple[Any, ...]) -> RunRow:
+        self._check_types("runs", row, _RUN_TYPES)
         try:
             summary = json.loads(row[6]) if row[6] else {}
         except ValueError as exc:
@@ -507,6 +509,22 @@ class State:
             command=row[3], status=row[4], exit_code=row[5], summary=summary,
             pid=row[7], host=row[8],
         )  # fmt: skip
+
+    def _check_types(self, table: str, row: tuple[Any, ...],
+                     types: tuple[tuple[type, ...], ...]) -> None:
+        """SQLite keeps any value in any column: a row edited by hand (text in ``items``,
+        a number in ``created_at``) is a damaged database, exit 2, not a TypeError."""
+        for index, (value, allowed) in enumerate(zip(row, types, strict=False)):
+            ok = isinstance(value, allowed) and not (bool not in allowed
+                                                      and isinstance(value, bool))
+            if index in _DATE_COLUMNS.get(table, ()) and isinstance(value, str):
+                try:
+                    datetime.fromisoformat(value)
+                except ValueError:
+                    ok = False
+            if not ok:
+                raise self._damaged(f"{table} row {row[0]!r}: column {index + 1} holds "
+                                    f"{value!r}")
 
     # --- kept copies ----------------------------------------------------------------------
 
@@ -594,6 +612,26 @@ class State:
 
 
 # --- module helpers -----------------------------------------------------------------------
+
+
+_INT, _TEXT, _NONE = (int,), (str,), (type(None),)
+# Column types of _SELECT_FEEDS and of the runs query, in their order.
+_FEED_TYPES = (_INT, _INT, _TEXT, _TEXT, _TEXT, _INT, _INT, _INT, _TEXT, _TEXT + _NONE,
+               _INT, _TEXT)
+_RUN_TYPES = (_INT, _TEXT, _TEXT + _NONE, _TEXT, _TEXT, _INT + _NONE, _TEXT + _NONE,
+              _INT + _NONE, _TEXT + _NONE)
+_DATE_COLUMNS = {"feeds": (11,), "runs": (1, 2)}
+
+
+def make_state_dir(state_dir: Path) -> None:
+    """Create ``state_dir``; a path that is a file (or unwritable) is a state error, exit 2."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        what = ("it is a file, not a directory" if isinstance(exc, FileExistsError)
+                else exc.strerror or str(exc))
+        raise StateError(f"cannot use the state directory: {what}", file=str(state_dir),
+                         tip="set state_dir: (or --state) to a writable directory") from exc
 
 
 def _now() -> str:

@@ -21,7 +21,7 @@ from feedsync.channels.severity import apply_severity
 from feedsync.config import ChannelConfig, Config, check_file_name
 from feedsync.controls import TargetControls
 from feedsync.core import ChannelTarget, Output
-from feedsync.errors import ConfigError, OutputError
+from feedsync.errors import ConfigError, OutputError, TemplateError
 from feedsync.report import ChannelReport, FieldFill
 from feedsync.stores import StoreStock
 from feedsync.writers import WRITERS, Column, Layout, Writer
@@ -74,7 +74,14 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
             # where the feed goes; they still never open the feed itself.
             overrides["_output_dir"] = str(out_dir) if out_dir is not None else None
             overrides["_target"] = target_config.name
-            writer: Writer = WRITERS[spec.outputs[name].writer](_layout(spec, name, overrides))
+            try:
+                writer: Writer = WRITERS[spec.outputs[name].writer](
+                    _layout(spec, name, overrides))
+            except TemplateError as exc:
+                # A writer refuses its options (a two-character delimiter): name where.
+                if exc.file is None and exc.key is None:
+                    exc.file, exc.key = str(spec.yaml_path), f"outputs.{name}.options"
+                raise
             path = (out_dir or Path(".")) / _file_name(target_config, spec, name)
             # The channel's published file limits (Amazon's own options may lower them).
             limits = file_limits(target_config.name, spec.limits,

@@ -118,3 +118,7 @@ def load_yaml(path: Path, error: type[FeedsyncError]) -> Any:
         raise error(f"invalid YAML: {problem}", file=str(path), line=line) from exc
     except yaml.YAMLError as exc:
         raise error(f"invalid YAML: {exc}", file=str(path)) from exc
+    except RecursionError as exc:
+        # PyYAML's composer and constructor recurse once per nesting level.
+        raise error("invalid YAML: nested too deeply (thousands of levels of [ or {)",
+                    file=str(path)) from exc

@@ -17,6 +17,7 @@ is never parsed as a template. Unknown variables are refused at load time.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,7 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg
 
-from feedsync.channels.filters import FEED_FILTERS, TEXT_FILTERS
+from feedsync.channels.filters import FEED_FILTERS, TEXT_FILTERS, check_pattern, check_size
 from feedsync.errors import SecurityRefusal, TemplateError
 from feedsync.model import Product
 from feedsync.versions import check_jinja
@@ -52,13 +53,49 @@ class Data(dict[str, Any]):
         return ""
 
 
+# Operators and str methods whose result can dwarf their operands; the sandbox checks the
+# size before computing (issue 15, item 12). ``**`` is bounded by the result's bits.
+_MAX_POW_BITS = 4096
+_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
+
+
+def _bounded_binop(operator: str, left: Any, right: Any) -> None:
+    """Raise before an operator would build a huge number or text."""
+    if operator == "**" and isinstance(left, int) and isinstance(right, int):
+        if right > 0 and abs(left) > 1 and right * abs(left).bit_length() > _MAX_POW_BITS:
+            raise TemplateError(f"{left} ** {right} is too large a number")
+    elif operator == "*":
+        for text, times in ((left, right), (right, left)):
+            if isinstance(text, str | list | tuple) and isinstance(times, int):
+                check_size(len(text) * times, "repetition with *")
+    elif operator == "%" and isinstance(left, str):
+        widths = [int(w) for w in re.findall(r"%[-#0 +]*(\d+)", left)]
+        check_size(max(widths, default=0), "a % format width")
+
+
 class FeedEnvironment(ImmutableSandboxedEnvironment):
     """Sandboxed Jinja where ``product.x`` is always the attribute ``x``, never a dict method."""
+
+    intercepted_binops = frozenset({"**", "*", "%"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Product | Data):
             return obj[attribute]
         return super().getattr(obj, attribute)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        _bounded_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any,  # noqa: N805 - Jinja's names
+             **kwargs: Any) -> Any:
+        name = getattr(__obj, "__name__", "")
+        if isinstance(getattr(__obj, "__self__", None), str) and args:
+            if name in _WIDTH_METHODS and isinstance(args[0], int):
+                check_size(args[0], f"str.{name}")
+            elif name == "expandtabs" and isinstance(args[0], int):
+                check_size(len(__obj.__self__) * args[0], "str.expandtabs")
+        return super().call(__context, __obj, *args, **kwargs)
 
 
 def make_environment(
@@ -128,6 +165,14 @@ class ExpressionCompiler:
 
     def compile_value(self, text: str, where: str) -> tuple[str, bool, bool]:
         """Like ``compile``, plus whether the result is certainly ``str``."""
+        try:
+            return self._compile_value(text, where)
+        except RecursionError as exc:
+            # Jinja's parser and our translation recurse once per nesting level.
+            raise TemplateError(f"{where}: expression nested too deeply "
+                                f"({len(text)} characters)") from exc
+
+    def _compile_value(self, text: str, where: str) -> tuple[str, bool, bool]:
         tree = self._parse(text, where)
         self._check_names(tree, where)
         self._check_attributes(tree, where)
@@ -147,6 +192,9 @@ class ExpressionCompiler:
     def _parse(self, text: str, where: str) -> nodes.Expr:
         try:
             template = self.env.parse("{{ (" + text + ") }}")
+        except RecursionError as exc:
+            raise TemplateError(f"{where}: expression nested too deeply "
+                                f"({len(text)} characters)") from exc
         except TemplateSyntaxError as exc:
             raise TemplateError(f"bad expression {text!r} in {where}: {exc.message}") from exc
         body = template.body
@@ -156,6 +204,13 @@ class ExpressionCompiler:
         # find_all() skips the node itself: a top-level filter must be checked too.
         filters = [expr] if isinstance(expr, nodes.Filter) else []
         for node in [*filters, *expr.find_all(nodes.Filter)]:
+            if (node.name == "regex_replace" and node.args
+                    and isinstance(node.args[0], nodes.Const)
+                    and isinstance(node.args[0].value, str)):
+                try:
+                    check_pattern(node.args[0].value)
+                except TemplateError as exc:
+                    raise TemplateError(f"{where}: {exc.message}") from exc
             if node.name not in self.env.filters:
                 raise TemplateError(
                     f"{where}: unknown filter {node.name!r} in {text!r}",

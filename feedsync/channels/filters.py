@@ -15,6 +15,8 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from feedsync.errors import TemplateError
+
 # A tag starts with a letter, '/', '!' or '?': "5 < 6" in text is not a tag.
 _TAG = re.compile(r"<[A-Za-z/!?][^>]*>")
 _BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/li|/h[1-6]|/tr|p|div|li|h[1-6])\b[^>]*>", re.I)
@@ -175,13 +177,53 @@ def stock_availability(quantity: Any) -> str:
         return ""
 
 
+# The longest text an expression may build (1 MB). No feed field comes near it; an
+# expression that would build more (``center(10**9)``, ``'x' * 10**9``) fails on that
+# product, naming the field, instead of filling memory (issue 15, item 12).
+MAX_TEXT = 1_000_000
+
+
+def check_size(length: int, what: str) -> None:
+    if length > MAX_TEXT:
+        raise TemplateError(f"{what} would build {length:,} characters, more than the "
+                            f"{MAX_TEXT:,} an expression may build")
+
+
 def replace(value: Any, old: str, new: str, count: int | None = None) -> str:
     """Jinja's ``replace`` without its Markup handling, which feeds never use."""
-    return _text(value).replace(old, new, -1 if count is None else count)
+    text = _text(value)
+    if len(new) > len(old):  # a count of the matches bounds the result before building it
+        check_size(len(text) + text.count(old) * (len(new) - len(old)) if old
+                   else len(text) * (len(new) + 1), "replace")
+    return text.replace(old, new, -1 if count is None else count)
+
+
+def center(value: Any, width: int = 80) -> str:
+    """Jinja's ``center``, bounded."""
+    check_size(int(width), "center")
+    return _text(value).center(int(width))
+
+
+_NESTED = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
+
+
+def check_pattern(regex: str) -> None:
+    """Refuse the usual catastrophic-backtracking shapes, an unbounded repeat of a group
+    that itself repeats (``(a+)+``, ``(x*)*``, ``(\\w+\\s?)*``): Python's ``re`` has no
+    timeout, and such a pattern can run for hours on one 50-character value."""
+    try:
+        re.compile(regex)
+    except re.error as exc:
+        raise TemplateError(f"regex_replace: bad pattern {regex!r}: {exc}") from exc
+    if _NESTED.search(regex):
+        raise TemplateError(f"regex_replace: pattern {regex!r} repeats a group that itself "
+                            "repeats, which can backtrack for hours; make the inner or the "
+                            "outer repeat bounded or possessive")
 
 
 @functools.lru_cache(maxsize=256)
 def _pattern(regex: str) -> re.Pattern[str]:
+    check_pattern(regex)  # once per pattern: the cache keeps the cost off each product
     return re.compile(regex)
 
 
@@ -226,6 +268,7 @@ FEED_FILTERS: dict[str, Callable[..., Any]] = {
     "amount": amount,
     "stock_availability": stock_availability,
     "replace": replace,
+    "center": center,
     "regex_replace": regex_replace,
     "trim": trim,
     "lower": lower,

@@ -347,6 +347,11 @@ def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, key: str)
 def _mapping(value: Any, where: str, key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TemplateError("expected a mapping", file=where, key=key)
+    for name in value:
+        # YAML reads `1:`, `~:` and `yes:` as an int, None and a bool: every key here is a
+        # name, and a non-text one would fail later as a TypeError (exit 1).
+        if not isinstance(name, str):
+            raise TemplateError(f"keys must be text, found {name!r}", file=where, key=key)
     return value
 
 

@@ -15,8 +15,9 @@ The format comes from the extension (``.csv .tsv .tab .txt .json .jsonl .ndjson 
 - anything else unknown is delimited text: tab-separated if the header line has more tabs
   than ``,`` ``;`` or ``|``, otherwise CSV.
 
-An explicit ``format`` option skips the content check. Binary files (NUL bytes, mostly
-control bytes, or a known archive/office/PDF signature) are refused with a tip.
+An explicit ``format`` option skips the content check. Binary files (mostly
+control bytes, or a known archive/office/PDF signature) are refused with a tip; a few NUL
+bytes are not binary, the reader reports each as its product's issue.
 """
 
 from __future__ import annotations
@@ -203,6 +204,8 @@ def resolve_format(path: Path, text: str, requested: str) -> FormatName:
         return content  # type: ignore[return-value]  # the two literals
     if content == "one-object-line":
         return "jsonl"
+    if content == "object":
+        return "json"
     return by_ext or "csv"
 
 
@@ -233,7 +236,11 @@ def _content_kind(text: str) -> str | None:
         return "json"
     if not body.startswith("{"):
         return None
-    line, _, rest = body.partition("\n")
+    line, newline, rest = body.partition("\n")
+    if not newline:
+        # The first line runs past the head (a long HTML description in JSON Lines) or is
+        # the whole file: it cannot be parsed whole here, so the extension decides.
+        return "object"
     try:
         whole_line = isinstance(json.loads(line), dict)
     except (ValueError, RecursionError):
@@ -303,11 +310,16 @@ def _refuse_binary(path: Path, head: bytes, encoding: str, ascii_compatible: boo
                                tip=what)
     if ascii_compatible:
         controls = len(head.translate(None, _KEEP_TEXT))
-        binary = b"\x00" in head or controls > max(8, len(head) // 10)
+        # A few NUL bytes are one product's problem (reported with its line by the
+        # reader), not a binary file: only a share of control bytes refuses the catalog,
+        # so a byte's fate does not depend on whether it falls in the first 64 KiB.
+        # (a tiny file that is a quarter control bytes is binary too)
+        binary = controls > max(8, len(head) // 10) or controls * 4 > len(head)
     else:
         decoder = codecs.getincrementaldecoder(encoding)("strict")
         try:
-            binary = "\x00" in decoder.decode(head, final=False)
+            decoded = decoder.decode(head, final=False)
+            binary = decoded.count("\x00") > max(8, len(decoded) // 10)
         except UnicodeDecodeError:
             binary = True
     if binary:

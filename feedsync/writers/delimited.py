@@ -107,7 +107,11 @@ def unquoted(options: Mapping[str, Any]) -> bool:
 
 
 def csv_writer(layout: Layout) -> DelimitedWriter:
-    return DelimitedWriter(layout, str(layout.options.get("delimiter", ",")))
+    delimiter = layout.options.get("delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\"\r\n":
+        raise TemplateError(f"options.delimiter must be one character other than a quote "
+                            f"or a line break, not {delimiter!r}")
+    return DelimitedWriter(layout, delimiter)
 
 
 def tsv_writer(layout: Layout) -> DelimitedWriter:
