@@ -10,13 +10,8 @@ from tests.helpers import G, error_line, feed_items, invoke_cli, tip_line, write
 
 # A padded export with a master row per product and variant rows below it, `|` lists and
 # `key:value` facets: the shape issue 10 met.
-PADDED = '''\
-sku   ,name        ,slug    ,assets       ,stockOnHand,facets                ,price ,weight,wunit,optionGroups ,optionValues
-"A1" ,"Blue shirt" ,shirt   ,https://c.example.com/a.jpg|https://c.example.com/b.jpg  ,5          ,brand:Acme|color:blue ,0     ,1.5   ,lb   ,             ,
-A1-S ,             ,shirt   ,             ,3          ,                      ,19.99 ,      ,     ,Size|Fabric  ,S|cotton
-A1-M ,             ,shirt   ,             ,0          ,                      ,19.99 ,      ,     ,Size|Fabric  ,M|cotton
-B2   ,Mug          ,mug     ,https://c.example.com/m.jpg|https://c.example.com/n.jpg  ,1          ,brand:Cup             ,7.50  ,0.4   ,kg   ,             ,
-'''
+PADDED = (Path(__file__).parent / "data" / "mapping" / "padded.csv").read_text(
+    encoding="utf-8")
 
 CONFIG = '''\
 catalog:
