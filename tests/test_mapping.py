@@ -249,7 +249,8 @@ def test_a_target_with_a_language_gets_the_translated_title(tmp_path: Path) -> N
 
 
 def test_a_translation_column_the_file_lacks_is_a_config_error(tmp_path: Path) -> None:
-    catalog = "sku,name,url,img,price\nT1,Cup,https://s.example.com/1,https://c.example.com/1,5 EUR\n"
+    catalog = ("sku,name,url,img,price\n"
+               "T1,Cup,https://s.example.com/1,https://c.example.com/1,5 EUR\n")
     (tmp_path / "translations.csv").write_text("sku,locale,name,text\nT1,de,Becher,x\n",
                                                encoding="utf-8")
     code, _, stderr = _build(tmp_path, _setup(tmp_path, catalog=catalog, config=TRANSLATED))
