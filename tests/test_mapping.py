@@ -269,9 +269,11 @@ def test_a_field_missing_from_every_product_is_said_once_with_the_fix(tmp_path: 
     assert missing["link"] == ("no column maps to `link`: add `catalog.fields.link`; "
                                "`feedsync inspect` suggests one")
     code, stdout, _ = invoke_cli("validate", "--config", tmp_path / "feedsync.yaml",
-                                 cwd=tmp_path)
+                                 "--html", tmp_path / "report.html", cwd=tmp_path)
     first_lines = stdout.splitlines()[:6]
     assert any("no column maps to `link`" in line for line in first_lines), stdout
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "no column maps to `link`: add `catalog.fields.link`" in page
 
 
 def test_an_issue_of_a_product_without_id_shows_file_and_line(tmp_path: Path) -> None:
