@@ -286,3 +286,30 @@ def test_an_issue_of_a_product_without_id_shows_file_and_line(tmp_path: Path) ->
     examples = [e for issue in report["channels"]["google"]["top_issues"]
                 if issue["field"] == "id" for e in issue["examples"]]
     assert examples == ["products.csv:2"], report["channels"]["google"]["top_issues"]
+
+
+def test_mapping_filters_read_facets_numbers_and_lists() -> None:
+    from feedsync.mapping import facet, first, to_int
+
+    assert facet("brand:Acme|color:blue", "Brand") == "Acme"
+    assert facet("color: red ; brand : Zed", "brand") == "Zed"
+    assert facet("color:red", "brand") == ""
+    assert facet(["brand:Acme", "size:M"], "size") == "M"
+    assert (to_int("12"), to_int("3,7"), to_int("n/a"), to_int("")) == (12, 3, 0, 0)
+    assert (first(["a", "b"]), first([]), first("x")) == ("a", "", "x")
+
+
+def test_a_jsonl_catalog_is_mapped_too(tmp_path: Path) -> None:
+    rows = [{"sku": "J1", "name": "Jug", "url": "https://s.example.com/j1",
+             "img": "https://c.example.com/j1.jpg", "amount": "4.00 USD", "qty": "2"}]
+    (tmp_path / "products.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows),
+                                             encoding="utf-8")
+    config = write_config(tmp_path / "feedsync.yaml", (
+        "catalog:\n  path: products.jsonl\n  fields:\n    id: sku\n    title: name\n"
+        "    description: name\n    link: url\n    image_link: img\n    price: amount\n"
+        "    availability: \"'in_stock' if row.qty | int > 0 else 'out_of_stock'\"\n"
+        "defaults: {condition: new}\nchannels: [google]\n"))
+    code, _, stderr = _build(tmp_path, config)
+    assert code == ExitCode.OK, stderr
+    item = feed_items(tmp_path / "out" / "google.xml")["J1"]
+    assert (item.findtext(G + "title"), item.findtext(G + "availability")) == ("Jug", "in_stock")
