@@ -31,9 +31,8 @@ from feedsync.channels.compiler import (
     make_environment,
 )
 from feedsync.channels.filters import split_values
-from feedsync.codes import CODES
 from feedsync.config import MappingConfig
-from feedsync.errors import ConfigError, FeedsyncError, SecurityRefusal, TemplateError
+from feedsync.errors import ConfigError, SecurityRefusal, TemplateError
 from feedsync.model import Record, RowProblem
 
 Stream = Iterator[Record | RowProblem]
@@ -451,8 +450,12 @@ def _id_of(item: Record) -> str | None:
 
 
 def _strip_where(message: str, key: str) -> str:
-    prefix = f"{key}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    """The compiler's message without the key and text the config error names already."""
+    for marker in (f" in {key}: ", f"{key}: "):
+        at = message.find(marker)
+        if at >= 0:
+            return message[at + len(marker):]
+    return message
 
 
 def mapper_for(config: MappingConfig, where: str,
@@ -463,5 +466,5 @@ def mapper_for(config: MappingConfig, where: str,
     return RowMapper(config, where, known_attributes(template_dirs))
 
 
-__all__ = ["CODES", "FeedsyncError", "MAPPING_FILTERS", "OPTION_SYNONYMS", "RowMapper",
+__all__ = ["MAPPING_FILTERS", "OPTION_SYNONYMS", "RowMapper",
            "facet", "known_attributes", "mapper_for"]
