@@ -34,6 +34,7 @@ from feedsync.channels.filters import split_values
 from feedsync.config import MappingConfig
 from feedsync.errors import ConfigError, SecurityRefusal, TemplateError
 from feedsync.model import Record, RowProblem
+from feedsync.rules.duplicates import SeenIds
 
 Stream = Iterator[Record | RowProblem]
 MapFunction = Callable[[dict[str, str]], dict[str, str]]
@@ -375,7 +376,9 @@ class RowMapper:
         """Master row + variant rows, one group held (see docs/mapping.md)."""
         column = self.config.group_by
         assert column is not None
-        seen: set[int] = set()   # hashes of finished groups' keys: ~60 bytes per group
+        # Finished groups' keys as 64-bit hashes in flat arrays (12 bytes a group, as for
+        # duplicate ids): enough to say a key came back, never the groups themselves.
+        seen = SeenIds()
         key = ""
         master: Record | None = None
         master_raw: dict[str, str] = {}
@@ -410,11 +413,12 @@ class RowMapper:
             if master is not None and variants == 0:
                 yield master
             if master is not None:
-                seen.add(hash(key))
-            if hash(value) in seen:
+                seen.add(key, master.line)
+            earlier = seen.line_of(value)
+            if earlier:
                 yield RowProblem(item.file, item.line, "group-not-adjacent",
-                                 f"group {value!r} ({column}) was seen before, with other "
-                                 "groups between; the rows of a group must be adjacent",
+                                 f"group {value!r} ({column}) began at line {earlier}, with "
+                                 "other groups between; the rows of a group must be adjacent",
                                  _id_of(item))
                 master = None
                 key = ""
