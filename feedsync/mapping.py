@@ -329,31 +329,46 @@ class RowMapper:
 
     def _mapped(self, items: Iterable[Record | RowProblem]) -> Stream:
         function = self.function if self.config.fields else None
-        split_map = self.config.split
-        options = self.config.options
-        units = self.config.units
-        bound = False
-        for item in items:
+        stream = iter(items)
+        for item in stream:  # up to the first record: its header finds option columns
             if type(item) is Record:
-                if not bound:
-                    self._bind(item.data.keys())
-                    bound = True
-                data = item.data
-                if function is not None:
-                    function(data)
-                for attribute, separator in split_map.items():
-                    value = data.get(attribute, "")
-                    if separator in value:
-                        data[attribute] = ",".join(split_values(value, separator))
-                if options is not None:
-                    self._options(data, options.names, options.values, options.separator)
-                for name_column, value_column in self._pairs:
-                    self._option(data, data.get(name_column, ""), data.get(value_column, ""))
-                for attribute, unit in units.items():
-                    number = data.get(unit.value, "").strip()
-                    measure = data.get(unit.unit, "").strip()
-                    data[attribute] = f"{number} {measure}" if number and measure else number
+                self._bind(item.data.keys())
+                self._map_one(item.data, function)
+                yield item
+                break
             yield item
+        if function is not None and not self._has_steps():
+            # Only fields: the one generated function per record, nothing else.
+            for item in stream:
+                if type(item) is Record:
+                    function(item.data)
+                yield item
+            return
+        for item in stream:
+            if type(item) is Record:
+                self._map_one(item.data, function)
+            yield item
+
+    def _has_steps(self) -> bool:
+        config = self.config
+        return bool(config.split or config.options or config.units or self._pairs)
+
+    def _map_one(self, data: dict[str, str], function: MapFunction | None) -> None:
+        if function is not None:
+            function(data)
+        for attribute, separator in self.config.split.items():
+            value = data.get(attribute, "")
+            if separator in value:
+                data[attribute] = ",".join(split_values(value, separator))
+        options = self.config.options
+        if options is not None:
+            self._options(data, options.names, options.values, options.separator)
+        for name_column, value_column in self._pairs:
+            self._option(data, data.get(name_column, ""), data.get(value_column, ""))
+        for attribute, unit in self.config.units.items():
+            number = data.get(unit.value, "").strip()
+            measure = data.get(unit.unit, "").strip()
+            data[attribute] = f"{number} {measure}" if number and measure else number
 
     def _options(self, data: dict[str, str], names: str, values: str, separator: str) -> None:
         name_list = data.get(names, "").split(separator)
