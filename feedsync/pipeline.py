@@ -9,6 +9,7 @@ feeds stay byte for byte.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +32,13 @@ from feedsync.core import (
 )
 from feedsync.errors import CatalogError, ConfigError, OutputError
 from feedsync.htmlreport import write_run_html
+from feedsync.mapping import mapper_for
 from feedsync.model import Issue, Product, Record, RowProblem
 from feedsync.report import IssueLog, RunReport, problem_to_issue
 from feedsync.rules.duplicates import RESERVE_AFTER
 from feedsync.sources import SourceOptions, open_catalog
 from feedsync.targets import CATALOG_LOG, check_output_dir, issue_log_name, prepare_targets
+from feedsync.translations import Translations, language_of
 from feedsync.writers.atomic import AtomicFile, clean_stale_temps
 from feedsync.writers.split import SplitWriter, remove_stale_parts
 
@@ -76,6 +79,11 @@ class Run:
         self.defaults = Data(config.defaults)
         self._defaults_clean = not XML_ILLEGAL.search("".join(self.defaults.values()))
         self.controls = CatalogControls(config)
+        # catalog.fields & co., compiled now: a broken mapping costs no read (exit 2).
+        self.translations: Translations | None = None
+        self.untranslated: Counter[str] = Counter()
+        self.mapper = mapper_for(config.catalog.mapping, str(config.path or "<config>"),
+                                 config.template_dirs)
         self.ids = IdGroups()
         self._catalog_log: IssueLog = IssueLog(None)
         self._catalog_log_file: AtomicFile | None = None
@@ -107,19 +115,39 @@ class Run:
             raise
         finally:
             self._close_stock()
+            if self.translations is not None:
+                self.translations.close()
+                self.translations = None
         return self.report
 
     def open_source(self) -> Any:
+        catalog = self.config.catalog
         return open_catalog(self.catalog, SourceOptions(
-            format=self.config.catalog.format,
-            encoding=self.config.catalog.encoding, delimiter=self.config.catalog.delimiter))
+            format=catalog.format, encoding=catalog.encoding, delimiter=catalog.delimiter,
+            trim=catalog.mapping.trim))
 
     def records(self, source: Any) -> Iterator[Record | RowProblem]:
         """The catalog's records through its profile, with progress measured in bytes."""
         bytes_read = getattr(source, "bytes_read", None)
         bytes_total = int(getattr(source, "bytes_total", 0) or 0)
         self._bytes = ((lambda: int(bytes_read()) if bytes_read else 0), bytes_total)
-        return profiles.apply(source.records(), self.config.catalog.profile)
+        stream = profiles.apply(source.records(), self.config.catalog.profile)
+        if self.mapper is not None:
+            # CSV/TSV: every record has the header's columns, so the first one checks them.
+            stream = self.mapper.stream(stream, check_header=source.format in ("csv", "tsv"))
+        return self._translated(stream)
+
+    def _translated(self, stream: Iterator[Record | RowProblem]) -> Iterator[
+            Record | RowProblem]:
+        """catalog.translations for the targets with a language (feedsync/translations)."""
+        config = self.config.catalog.mapping.translations
+        wanted = [(t.name, language_of(t.market.get("language", ""))) for t in self.targets
+                  if t.market.get("language")]
+        if config is None or not wanted:
+            return stream
+        if self.translations is None:
+            self.translations = Translations(config)
+        return self.translations.stream(stream, wanted, self.untranslated)
 
     def _close_stock(self) -> None:
         for target in self.targets:
@@ -206,6 +234,10 @@ class Run:
         if self.progress is not None:
             self.progress(Progress(self.report.products_read, bytes_total, bytes_total))
         self.report.controls = self.controls.finish()
+        for target in self.targets:
+            target.report.find_missing_everywhere()
+            if self.translations is not None and target.market.get("language"):
+                target.report.untranslated = self.untranslated[target.name]
 
     def _run_serial(self, records: Iterable[Record | RowProblem]) -> None:
         defaults = self.defaults

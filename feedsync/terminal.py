@@ -41,9 +41,12 @@ WIDE = 160           # columns from which nothing is shortened
 
 def render_report(report: RunReport, console: Console) -> None:
     """Print the catalog line, the channel table, the controls and the top issues."""
+    # A field no product has is a missing mapping, not N product errors: said first.
+    for fix in dict.fromkeys(fix for c in report.channels for fix in c.missing_fix()):
+        console.print(f"missing everywhere: {fix}", markup=False, highlight=False)
     _catalog(report, console)
     console.print(_channel_table(report))
-    for line in part_lines(report):
+    for line in part_lines(report) + translation_lines(report):
         console.print(line, markup=False, highlight=False)
     for line in control_lines(report):
         console.print(line, markup=False, highlight=False)
@@ -95,6 +98,12 @@ def part_lines(report: RunReport) -> list[str]:
                 f"{Path(p['file']).name} ({p['items']:,} items)" for p in parts)
             for channel in report.channels for output, parts in channel.parts.items()
             if len(parts) > 1]
+
+
+def translation_lines(report: RunReport) -> list[str]:
+    """Per target with a translation file: how many products it had no translation for."""
+    return [f"{c.target}: {c.untranslated:,} products with no translation "
+            "(catalog.translations)" for c in report.channels if c.untranslated is not None]
 
 
 def control_lines(report: RunReport) -> list[str]:
