@@ -15,7 +15,7 @@ from typing import Any
 
 from feedsync.channels.compiler import Data
 from feedsync.channels.loader import ChannelLibrary, ChannelSpec
-from feedsync.channels.program import CompiledChannel
+from feedsync.channels.program import CompiledChannel, shared_keys
 from feedsync.config import ChannelConfig, Config, check_file_name
 from feedsync.controls import TargetControls
 from feedsync.core import ChannelTarget, Output
@@ -54,14 +54,18 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
                     write: bool) -> list[ChannelTarget]:
     """Load and compile every selected channel; nothing is opened yet."""
     library = ChannelLibrary(config.template_dirs)
+    chosen = resolve_targets(config, requested)
+    specs = [_with_overrides(library.load(c.template), c) for c in chosen]
+    # Expressions several channels compute alike are computed once per product.
+    shared = shared_keys(specs)
     targets = []
-    for target_config in resolve_targets(config, requested):
-        spec = _with_overrides(library.load(target_config.template), target_config)
+    for target_config, spec in zip(chosen, specs, strict=True):
         names = _output_names(target_config, spec)
         delimited = any(spec.outputs[n].writer in ("csv", "tsv") for n in names)
         unquoted_text = any(unquoted({**spec.outputs[n].options,
                                       **target_config.options.get(n, {})}) for n in names)
-        channel = CompiledChannel(spec, lint_formulas=delimited, clean_breaks=unquoted_text)
+        channel = CompiledChannel(spec, lint_formulas=delimited, clean_breaks=unquoted_text,
+                                  shared=shared)
         outputs = []
         for name in names:
             overrides = dict(target_config.options.get(name, {}))

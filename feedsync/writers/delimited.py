@@ -46,6 +46,11 @@ class DelimitedWriter:
             raise TemplateError("quoting: none needs a tab-delimited writer (tsv): a value "
                                 "could hold the delimiter")
         self._handle: BinaryIO | None = None
+        self._delimiter_join = delimiter.join
+        # What makes the csv writer quote a cell (QUOTE_MINIMAL): the delimiter, the
+        # quote character, a line break.
+        self._needs_quotes = re.compile(
+            "[" + re.escape(delimiter) + '"\r\n]').search
         # Rows are formatted into a string buffer and written as bytes: the same bytes
         # whether this process writes them or a parallel worker encoded them.
         self._buffer = io.StringIO(newline="")
@@ -84,6 +89,11 @@ class DelimitedWriter:
         row, quote_all = self._row(item)
         if self._unquoted:
             return ("\t".join(row) + "\n").encode("utf-8")
+        line = self._delimiter_join(row)
+        if not quote_all and (len(row) > 1 or line) and not self._needs_quotes(line):
+            # No cell holds a character QUOTE_MINIMAL would quote: the csv writer would
+            # write exactly the joined cells (and costs more than the rest of the row).
+            return (line + "\n").encode("utf-8")
         (self._quote_all if quote_all else self._minimal).writerow(row)
         return self._take()
 
