@@ -83,7 +83,7 @@ def all_channels_config(work: Path, catalog: Path) -> Path:
             lines.append(f"  {name}: {{stock: {{path: {store_stock(catalog)}}}}}")
         else:
             lines.append(f"  {name}: {{}}")
-    config = work / "all.yaml"
+    config = work / f"all-{catalog.stem}.yaml"
     config.write_text("\n".join(lines) + "\n")
     return config
 

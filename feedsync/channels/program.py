@@ -116,7 +116,9 @@ class CompiledChannel:
         """True when a value depends on the product alone, through pure filters: the
         same for every channel that asks (no target, defaults or lookup table)."""
         names, filters = ExpressionCompiler(self._env).inputs(spec.value, self.where(spec))
-        return names <= {"product"} and filters <= FEED_FILTERS.keys()
+        # A bare attribute or one string method costs less than the memo's look-up.
+        return (names <= {"product"} and filters <= FEED_FILTERS.keys()
+                and bool(filters - _CHEAP_FILTERS))
 
     def _memoised(self, compiler: ExpressionCompiler, spec: FieldSpec, source: str) -> str:
         """``source`` computed once per product for all channels (``_memo``)."""
@@ -461,6 +463,7 @@ def _replace_all(item: dict[str, Any], pattern: re.Pattern[str], replacement: st
 
 
 MemoKey = tuple[str, bool, str]
+_CHEAP_FILTERS = frozenset({"trim", "lower", "upper", "replace"})
 _MISSING = object()
 
 
