@@ -28,7 +28,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "bench"
+# ../shared/bench from a checkout, ../../shared/bench from a worktree under wt/.
+SHARED = next((p / "shared" / "bench" for p in (ROOT.parent, ROOT.parent.parent)
+               if (p / "shared" / "bench").is_dir()), ROOT.parent / "shared" / "bench")
 
 
 def run(cmd: list[str], cwd: Path) -> tuple[float, float, float]:
