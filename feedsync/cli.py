@@ -450,6 +450,12 @@ def render_report(report: RunReport, console: Console) -> None:
                       f"{channel.warnings:,}", ", ".join(channel.files.values()) or "-")
     console.print(table)
     for channel in report.channels:
+        for output, parts in channel.parts.items():
+            if len(parts) > 1:   # the channel's limits split this output
+                console.print(f"{channel.target} {output}: {len(parts)} parts, " + ", ".join(
+                    f"{Path(p['file']).name} ({p['items']:,} items)" for p in parts),
+                    markup=False)
+    for channel in report.channels:
         top = channel.top()
         if not top:
             continue
