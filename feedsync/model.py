@@ -46,11 +46,14 @@ class Product(dict[str, str]):
     compiled fast path (``product["title"]``) equally cheap.
     """
 
-    __slots__ = ("file", "line", "clean")
+    __slots__ = ("file", "line", "clean", "memo")
 
     file: str
     line: int
     clean: bool  # no value holds a character XML cannot carry (checked once, when read)
+    # Field values every channel of the run computes alike, computed on first use
+    # (channels/program.py ``memoised``). Set lazily; a clone starts without it.
+    memo: dict[object, object]
 
     def __missing__(self, key: str) -> str:
         return ""

@@ -16,7 +16,7 @@ from typing import Any
 from feedsync.channels.compiler import Data
 from feedsync.channels.loader import ChannelLibrary, ChannelSpec
 from feedsync.channels.overrides import check_overrides
-from feedsync.channels.program import CompiledChannel, lookup_filter
+from feedsync.channels.program import CompiledChannel, lookup_filter, shared_keys
 from feedsync.channels.severity import apply_severity
 from feedsync.config import ChannelConfig, Config, check_file_name
 from feedsync.controls import TargetControls
@@ -57,16 +57,19 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
                     write: bool) -> list[ChannelTarget]:
     """Load and compile every selected channel; nothing is opened yet."""
     library = ChannelLibrary(config.template_dirs)
+    chosen = resolve_targets(config, requested)
+    specs = [apply_severity(_with_overrides(library.load(c.template), c, config.path),
+                            c.severity, c.name, config.path) for c in chosen]
+    # Expressions several channels compute alike are computed once per product.
+    shared = shared_keys(specs)
     targets = []
-    for target_config in resolve_targets(config, requested):
-        spec = _with_overrides(library.load(target_config.template), target_config,
-                               config.path)
-        spec = apply_severity(spec, target_config.severity, target_config.name, config.path)
+    for target_config, spec in zip(chosen, specs, strict=True):
         names = _output_names(target_config, spec)
         delimited = any(spec.outputs[n].writer in ("csv", "tsv") for n in names)
         unquoted_text = any(unquoted({**spec.outputs[n].options,
                                       **target_config.options.get(n, {})}) for n in names)
-        channel = CompiledChannel(spec, lint_formulas=delimited, clean_breaks=unquoted_text)
+        channel = CompiledChannel(spec, lint_formulas=delimited, clean_breaks=unquoted_text,
+                                  shared=shared)
         outputs = []
         for name in names:
             overrides = dict(target_config.options.get(name, {}))

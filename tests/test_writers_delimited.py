@@ -102,3 +102,28 @@ def test_one_line_option_keeps_every_item_on_one_line(text: str, expected: str) 
     rows = _read(data, "\t")
     assert rows[1][1] == expected
     assert rows[1][2] == "https://x/1 ,https://x/2"
+
+
+def test_rows_joined_by_hand_equal_the_csv_writers() -> None:
+    """The writer quotes cells itself (issue 16); the stdlib csv writer is the judge."""
+    import csv
+    import io
+    import random
+
+    from feedsync.writers.base import Column, Layout
+    from feedsync.writers.delimited import DelimitedWriter
+
+    rng = random.Random(16)
+    alphabet = ["a", " ", ",", "\t", '"', "\n", "\r", "é", ";", "'", ""]
+    columns = tuple(Column(name=f"c{i}", header=f"c{i}", multi=False, separator=",",
+                           children=(), child_separator=":") for i in range(4))
+    for delimiter in (",", "\t", ";"):
+        writer = DelimitedWriter(Layout(columns=columns, options={}), delimiter)
+        for _ in range(5000):
+            item = {f"c{i}": "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5)))
+                    for i in range(4)}
+            row, quote_all = writer._row(item)
+            expected = io.StringIO(newline="")
+            csv.writer(expected, delimiter=delimiter, lineterminator="\n",
+                       quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL).writerow(row)
+            assert writer.encode(item) == expected.getvalue().encode("utf-8"), (delimiter, row)

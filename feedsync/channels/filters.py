@@ -89,7 +89,7 @@ def money(value: Any, currency: Any = "", decimals: int = 2) -> str:
     call, which also rejects what is returned unchanged (``NaN``, ``inf``, ``1e5``,
     ``€12``, ``1.234,50``), so nothing malformed is turned into a value that passes.
     """
-    text = _text(value)
+    text = value if type(value) is str else _text(value)
     if not text:
         return ""
     match = _MONEY.match(text)
@@ -112,7 +112,7 @@ def split_values(value: Any, separator: str = ",") -> list[str]:
     """Split a multi-value cell into its non-empty, trimmed parts."""
     if isinstance(value, list):
         return [v for v in value if v]
-    text = _text(value)
+    text = value if type(value) is str else _text(value)
     if not text:
         return []
     return [part.strip() for part in text.split(separator) if part.strip()]
@@ -154,7 +154,8 @@ def yes_no(value: Any) -> str:
 
 def enum_value(value: Any) -> str:
     """``In Stock`` / ``in-stock`` -> ``in_stock``: the spelling enumerations use."""
-    return _text(value).strip().lower().replace(" ", "_").replace("-", "_")
+    text = value if type(value) is str else _text(value)  # inline: a hot path
+    return text.strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def amount(value: Any) -> float:
@@ -191,7 +192,7 @@ def check_size(length: int, what: str) -> None:
 
 def replace(value: Any, old: str, new: str, count: int | None = None) -> str:
     """Jinja's ``replace`` without its Markup handling, which feeds never use."""
-    text = _text(value)
+    text = value if type(value) is str else _text(value)
     if len(new) > len(old):  # a count of the matches bounds the result before building it
         check_size(len(text) + text.count(old) * (len(new) - len(old)) if old
                    else len(text) * (len(new) + 1), "replace")
@@ -237,15 +238,15 @@ def regex_replace(value: Any, pattern: str, replacement: str = "") -> str:
 
 
 def trim(value: Any, chars: str | None = None) -> str:
-    return _text(value).strip(chars)
+    return (value if type(value) is str else _text(value)).strip(chars)
 
 
 def lower(value: Any) -> str:
-    return _text(value).lower()
+    return (value if type(value) is str else _text(value)).lower()
 
 
 def upper(value: Any) -> str:
-    return _text(value).upper()
+    return (value if type(value) is str else _text(value)).upper()
 
 
 def _text(value: Any) -> str:

@@ -8,7 +8,8 @@ prepared test, so the per-product work is a function call and a loop over tests.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from feedsync.channels.compiler import (
     build_function,
     make_environment,
 )
+from feedsync.channels.filters import FEED_FILTERS
 from feedsync.channels.loader import ChannelSpec, FieldSpec
 from feedsync.codes import CODES
 from feedsync.errors import FeedsyncError, SecurityRefusal, TemplateError
@@ -72,8 +74,12 @@ class CompiledChannel:
     """The per-product face of a channel: ``map`` then ``validate``."""
 
     def __init__(self, spec: ChannelSpec, lint_formulas: bool = False,
-                 clean_breaks: bool = False) -> None:
+                 clean_breaks: bool = False,
+                 shared: frozenset[MemoKey] = frozenset()) -> None:
         self.spec = spec
+        # Field expressions other channels of this run compute too (``memo_key``): their
+        # value is computed once per product and reused (``_memo``).
+        self._shared = shared
         self.name = spec.name
         self.fields: list[FieldSpec] = list(spec.fields.values())
         env = make_environment({"lookup": lookup_filter(spec.tables)})
@@ -98,10 +104,30 @@ class CompiledChannel:
         for spec in self.fields:
             source, fast = self._value_source(compiler, spec)
             self.fast_fields[spec.name] = fast
+            if fast and memo_key(spec) in self._shared and self._product_only(spec):
+                source = self._memoised(compiler, spec, source)
             lines.append(f"        {spec.name!r}: {source},")
         lines.append("    }")
         return build_function("map_item", "\n".join(lines), compiler.tables, self.name,
-                              {"_L": _as_list, "_T": _as_text})
+                              {"_L": _as_list, "_T": _as_text, "_M": _memo,
+                               "_ML": _memo_list})
+
+    def _product_only(self, spec: FieldSpec) -> bool:
+        """True when a value depends on the product alone, through pure filters: the
+        same for every channel that asks (no target, defaults or lookup table)."""
+        names, filters = ExpressionCompiler(self._env).inputs(spec.value, self.where(spec))
+        # A bare attribute or one string method costs less than the memo's look-up.
+        return (names <= {"product"} and filters <= FEED_FILTERS.keys()
+                and bool(filters - _CHEAP_FILTERS))
+
+    def _memoised(self, compiler: ExpressionCompiler, spec: FieldSpec, source: str) -> str:
+        """``source`` computed once per product for all channels (``_memo``)."""
+        body = f"def value(product):\n    return {source}"
+        function = build_function("value", body, compiler.tables, self.name,
+                                  {"_L": _as_list, "_T": _as_text})
+        helper = "_ML" if spec.multi else "_M"
+        key, call = compiler.tables.const(memo_key(spec)), compiler.tables.func(function)
+        return f"{helper}(product, {key}, {call})"
 
     def _compile_fill(self) -> Callable[[dict[str, Any]], int]:
         """``fill_mask(item)``: bit i set when the i-th field has a value (the report's
@@ -419,6 +445,11 @@ def failure_of(exc: Exception, where: str, field: str | None) -> Failure:
 def _replace_all(item: dict[str, Any], pattern: re.Pattern[str], replacement: str,
                  report: Callable[[str, str], Any]) -> None:
     """Replace ``pattern`` in every value of ``item`` in place; report each value changed."""
+    # One scan of all the text first: nearly every item has nothing to replace. (The
+    # patterns match single characters, so joining cannot make or hide a match.)
+    if not pattern.search("".join(
+            v if type(v) is str else "".join(v) for v in item.values())):
+        return
     for name, value in item.items():
         if isinstance(value, str):
             if pattern.search(value):
@@ -429,6 +460,44 @@ def _replace_all(item: dict[str, Any], pattern: re.Pattern[str], replacement: st
                 if pattern.search(one):
                     value[i] = pattern.sub(replacement, one)
                     report(name, one)
+
+
+MemoKey = tuple[str, bool, str]
+_CHEAP_FILTERS = frozenset({"trim", "lower", "upper", "replace"})
+_MISSING = object()
+
+
+def memo_key(spec: FieldSpec) -> MemoKey:
+    """What makes two channels' field values equal on every product: the expression and
+    its normalisation (text, or a list split on the separator)."""
+    return (spec.value, spec.multi, spec.separator if spec.multi else "")
+
+
+def shared_keys(specs: Sequence[ChannelSpec]) -> frozenset[MemoKey]:
+    """The field expressions at least two of ``specs`` compute (``extends:`` makes
+    many): worth remembering per product. One channel alone pays nothing for it."""
+    counts = Counter(key for spec in specs for key in {memo_key(f) for f in spec.fields.values()})
+    return frozenset(key for key, count in counts.items() if count > 1)
+
+
+def _memo(product: Any, key: MemoKey, compute: Callable[[Any], Any]) -> Any:
+    """The value of ``compute(product)``, computed on first use within the product."""
+    try:
+        memo = product.memo
+    except AttributeError:
+        if not isinstance(product, Product):
+            return compute(product)
+        memo = product.memo = {}
+    value = memo.get(key, _MISSING)
+    if value is _MISSING:
+        value = memo[key] = compute(product)
+    return value
+
+
+def _memo_list(product: Any, key: MemoKey, compute: Callable[[Any], Any]) -> list[str]:
+    """``_memo`` for a list value: each channel gets its own copy, because cleaning and
+    override columns change an item's lists in place."""
+    return list(_memo(product, key, compute))
 
 
 def _as_list(value: Any, separator: str) -> list[str]:
@@ -464,5 +533,7 @@ def _short(value: Any, limit: int = 200) -> str:
 
 
 def compile_channel(spec: ChannelSpec, lint_formulas: bool = False,
-                    clean_breaks: bool = False) -> CompiledChannel:
-    return CompiledChannel(spec, lint_formulas=lint_formulas, clean_breaks=clean_breaks)
+                    clean_breaks: bool = False,
+                    shared: frozenset[MemoKey] = frozenset()) -> CompiledChannel:
+    return CompiledChannel(spec, lint_formulas=lint_formulas, clean_breaks=clean_breaks,
+                           shared=shared)

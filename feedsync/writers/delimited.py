@@ -46,6 +46,11 @@ class DelimitedWriter:
             raise TemplateError("quoting: none needs a tab-delimited writer (tsv): a value "
                                 "could hold the delimiter")
         self._handle: BinaryIO | None = None
+        self._delimiter_join = delimiter.join
+        # What makes the csv writer quote a cell (QUOTE_MINIMAL): the delimiter, the
+        # quote character, the line terminator's character. (A bare CR makes _row quote
+        # the whole row, through the csv writer.)
+        self._needs_quotes = re.compile("[" + re.escape(delimiter) + '"\n]').search
         # Rows are formatted into a string buffer and written as bytes: the same bytes
         # whether this process writes them or a parallel worker encoded them.
         self._buffer = io.StringIO(newline="")
@@ -84,6 +89,14 @@ class DelimitedWriter:
         row, quote_all = self._row(item)
         if self._unquoted:
             return ("\t".join(row) + "\n").encode("utf-8")
+        if not quote_all and len(row) > 1:
+            # QUOTE_MINIMAL by hand (the csv writer cost more than the rest of the row):
+            # a cell holding the delimiter, the quote or a line feed is quoted, its
+            # quotes doubled; tests/test_writers_delimited.py holds it to csv.writer.
+            needs = self._needs_quotes
+            return (self._delimiter_join([
+                '"' + cell.replace('"', '""') + '"' if needs(cell) else cell
+                for cell in row]) + "\n").encode("utf-8")
         (self._quote_all if quote_all else self._minimal).writerow(row)
         return self._take()
 
