@@ -1,0 +1,226 @@
+"""``feedsync inspect``: look at a catalog and say how to map it, without writing a feed.
+
+One streaming pass over at most ``max_rows`` records (all of them with ``max_rows=None``)
+keeps, per column, a fill counter and the first three distinct non-empty values: memory
+depends on the number of columns, never on the catalog. From that it reports the detected
+format, delimiter, encoding and profile, suggests a ``catalog.fields`` mapping
+(``feedsync.suggest``) and lists the attributes each selected channel requires that
+neither a column nor the suggestion covers.
+
+Example::
+
+    result = inspect_catalog(Path("products.csv"), channels=["google"])
+    print(result.suggestions["title"].value, result.uncovered["google"])
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from feedsync import profiles
+from feedsync.channels.loader import ChannelLibrary
+from feedsync.errors import ConfigError, OutputError
+from feedsync.fileio import AtomicFile
+from feedsync.model import Record
+from feedsync.sources import SourceOptions, open_catalog
+from feedsync.suggest import ColumnView, Suggestion, suggest
+
+DEFAULT_ROWS = 10_000
+DEFAULT_CHANNELS = ("google", "meta")
+SAMPLES = 3
+SAMPLE_CHARS = 60
+_PRODUCT_REF = re.compile(r"\bproduct\.([a-z_][a-z0-9_]*)")
+# Filled by the starter config's ``defaults:``, so not reported as uncovered.
+STARTER_DEFAULTS = {"currency": "USD", "condition": "new"}
+
+
+@dataclass
+class ColumnStats:
+    """Counters for one column: bounded, whatever the catalog's size."""
+
+    name: str
+    filled: int = 0
+    samples: list[str] = field(default_factory=list)
+
+    def add(self, value: str) -> None:
+        value = value.strip()
+        if not value:
+            return
+        self.filled += 1
+        if len(self.samples) < SAMPLES and value not in self.samples:
+            self.samples.append(value)
+
+
+@dataclass
+class Inspection:
+    path: Path
+    format: str
+    delimiter: str
+    encoding: str
+    profile: str | None
+    rows: int
+    complete: bool  # every record was read (not stopped at max_rows)
+    row_problems: int
+    columns: list[ColumnStats]
+    suggestions: dict[str, Suggestion]
+    uncovered: dict[str, list[str]]  # channel -> required attributes nothing covers
+
+    def fill_rate(self, column: ColumnStats) -> float:
+        return column.filled / self.rows if self.rows else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "catalog": str(self.path), "format": self.format, "delimiter": self.delimiter,
+            "encoding": self.encoding, "profile": self.profile, "rows_read": self.rows,
+            "complete": self.complete, "row_problems": self.row_problems,
+            "columns": [{"name": c.name, "filled": c.filled,
+                         "fill_rate": round(self.fill_rate(c), 4), "samples": c.samples}
+                        for c in self.columns],
+            "suggested_fields": {k: {"value": s.value, "reason": s.reason}
+                                 for k, s in self.suggestions.items()},
+            "uncovered": self.uncovered,
+        }
+
+
+def inspect_catalog(path: Path, *, options: SourceOptions = SourceOptions(),  # noqa: B008
+                    channels: Sequence[str] = DEFAULT_CHANNELS,
+                    max_rows: int | None = DEFAULT_ROWS,
+                    template_dirs: Iterable[Path] = ()) -> Inspection:
+    """Read up to ``max_rows`` records of ``path`` and describe them.
+
+    Raises ``CatalogError`` for an unreadable catalog and ``ConfigError`` for an unknown
+    channel, as ``build`` does.
+    """
+    required = required_attributes(channels, template_dirs)
+    source = open_catalog(path, options)
+    probe = getattr(source, "probe", None)
+    stats: dict[str, ColumnStats] = {}
+    rows = problems = 0
+    complete = True
+    for item in source.records():
+        if not isinstance(item, Record):
+            problems += 1
+            continue
+        if max_rows is not None and rows >= max_rows:
+            complete = False
+            break
+        rows += 1
+        for name, value in item.data.items():
+            col = stats.get(name)
+            if col is None:
+                col = stats[name] = ColumnStats(name)
+            col.add(value)
+    columns = list(stats.values())
+    views = [ColumnView(c.name, c.filled / rows if rows else 0.0, c.samples) for c in columns]
+    found = suggest(views)
+    return Inspection(
+        path=path, format=source.format, delimiter=getattr(probe, "delimiter", ""),
+        encoding=getattr(probe, "encoding", "utf-8"), profile=profiles.detect(stats),
+        rows=rows, complete=complete, row_problems=problems, columns=columns,
+        suggestions=found, uncovered=_uncovered(required, columns, found))
+
+
+def required_attributes(channels: Sequence[str],
+                        template_dirs: Iterable[Path] = ()) -> dict[str, list[str]]:
+    """Channel -> the canonical attributes its required fields read (``product.x``)."""
+    library = ChannelLibrary(template_dirs)
+    result: dict[str, list[str]] = {}
+    for name in channels:
+        spec = library.load(name)
+        names: list[str] = []
+        wanted = {c.field for c in spec.checks if c.code == "missing-required" and c.field}
+        for fld in spec.fields.values():
+            if fld.name in wanted or any(r.check == "required" for r in fld.rules):
+                for attr in _PRODUCT_REF.findall(fld.value):
+                    if attr not in names:
+                        names.append(attr)
+        result[name] = names
+    return result
+
+
+def _uncovered(required: dict[str, list[str]], columns: Sequence[ColumnStats],
+               found: dict[str, Suggestion]) -> dict[str, list[str]]:
+    have = {c.name for c in columns if c.filled} | set(found) | set(STARTER_DEFAULTS)
+    return {channel: [a for a in attrs if a not in have] for channel, attrs in required.items()}
+
+
+def safe_sample(value: str) -> str:
+    """A sample value fit for one table cell: one line, control characters shown, cut short."""
+    text = "".join(ch if ch.isprintable() else "\ufffd" for ch in value.replace("\n", " "))
+    return text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 1] + "\u2026"
+
+
+def starter_config(result: Inspection, config_dir: Path | None = None) -> str:
+    """A ``feedsync.yaml`` using the suggestion, with comments saying what to check.
+
+    The catalog path is written relative to ``config_dir`` (where the file will live), as
+    ``load_config`` reads it.
+    """
+    catalog_path = result.path.resolve().as_posix()
+    if config_dir is not None:
+        catalog_path = Path(os.path.relpath(result.path.resolve(),
+                                            config_dir.resolve())).as_posix()
+    lines = [
+        "# feedsync.yaml written by `feedsync inspect` from "
+        f"{result.rows} row(s) of {result.path.name}.",
+        "# Check every mapping below, replace https://shop.example.com with your shop's",
+        "# address, then run `feedsync validate`. config.example.yaml lists every setting.",
+        "version: 1",
+        "",
+        "catalog:",
+        f"  path: {_yaml_str(catalog_path)}",
+        f"  format: {result.format}",
+    ]
+    if result.delimiter and result.delimiter != ",":
+        lines.append(f"  delimiter: {_yaml_str(result.delimiter)}")
+    if result.profile:
+        lines += [f"  profile: {result.profile}   # detected from the header: the profile",
+                  "                               # maps the columns; fields: below overrides"]
+    mapped = {k: s for k, s in result.suggestions.items() if s.value != k}
+    same = [k for k, s in result.suggestions.items() if s.value == k]
+    if same:
+        lines.append("  # already named as feedsync expects: " + ", ".join(same))
+    if mapped:
+        lines.append("  fields:   # canonical attribute <- a column, or an expression over `row`")
+        for name, s in mapped.items():
+            lines.append(f"    # {s.reason}")
+            lines.append(f"    {name}: {_yaml_str(s.value)}")
+    lines += ["", "# Filled in where a product leaves the attribute empty.", "defaults:"]
+    lines += [f"  {k}: {_yaml_str(v)}" for k, v in STARTER_DEFAULTS.items()]
+    lines += ["", "output_dir: out", "", "channels:"]
+    for channel, missing in result.uncovered.items():
+        if missing:
+            lines.append(f"  # {channel}: no column covers {', '.join(missing)}: add them "
+                         "under catalog.fields")
+        lines.append(f"  {channel}:")
+        lines.append('    target: {country: "US", currency: "USD", language: "en"}')
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_str(value: str) -> str:
+    """A double-quoted YAML scalar (JSON escaping is valid YAML)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def write_starter(result: Inspection, target: Path, *, force: bool = False) -> Path:
+    """Write ``starter_config`` to ``target`` atomically; refuse to replace it unless ``force``."""
+    if target.exists() and not force:
+        raise ConfigError(f"{target} already exists", file=str(target),
+                          tip="pass --force to replace it, or --write another file name")
+    if target.is_dir():
+        raise OutputError(f"{target} is a directory", file=str(target))
+    atomic = AtomicFile(target)
+    try:
+        atomic.open().write(starter_config(result, target.parent).encode("utf-8"))
+        # replace=False: a file created meanwhile by someone else is kept, not clobbered.
+        atomic.commit(replace=force)
+    except BaseException:
+        atomic.abort()
+        raise
+    return target
