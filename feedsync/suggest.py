@@ -37,8 +37,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "sale_price": ("sale_price", "special_price", "discount_price", "compare_at_price"),
     "currency": ("currency", "currency_code", "price_currency"),
     "availability": ("availability", "stock_status", "in_stock", "availability_status"),
-    "quantity": ("quantity", "stock", "qty", "stock_quantity", "stockonhand", "inventory",
-                 "inventory_quantity", "stock_on_hand", "variant_inventory_qty"),
+    "quantity": ("quantity", "stock", "qty", "stock_qty", "qty_on_hand", "stock_quantity",
+                 "stockonhand", "inventory", "inventory_quantity", "inventory_count",
+                 "stock_on_hand", "variant_inventory_qty"),
     "brand": ("brand", "vendor", "manufacturer", "manufacturer_name", "make"),
     "gtin": ("gtin", "ean", "upc", "barcode", "isbn", "gtin13", "ean13", "variant_barcode"),
     "mpn": ("mpn", "manufacturer_part_number", "part_number", "manufacturer_number"),
@@ -107,8 +108,8 @@ def _all(samples: Sequence[str], pattern: re.Pattern[str]) -> bool:
 
 def _by_name(columns: Sequence[ColumnView], used: set[str]) -> dict[str, Suggestion]:
     by_norm: dict[str, ColumnView] = {}
-    for col in columns:
-        by_norm.setdefault(normalise(col.name), col)
+    for column in columns:
+        by_norm.setdefault(normalise(column.name), column)
     found: dict[str, Suggestion] = {}
     for attribute, names in SYNONYMS.items():
         for synonym in names:
