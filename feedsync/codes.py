@@ -104,6 +104,11 @@ _ALL: Final[tuple[Code, ...]] = (
                                   "see docs/profiles.md"),
     _row("profile-missing-key", "a shop-export row without the key its profile groups by "
                                 "(a handle, a parent reference)"),
+    _row("group-key-empty", "the row's `catalog.group_by` cell is empty: it belongs to no "
+                            "product group (docs/mapping.md)"),
+    _row("group-not-adjacent", "the row's group key was seen before, with other groups "
+                               "between: the rows of a group must be adjacent "
+                               "(docs/mapping.md)"),
     # --- the field checks of feedsync/rules/checks.py -----------------------------------------
     _check("missing-required", "required", "the field is empty but the channel requires it"),
     _check("too-long", "max_length", "more characters than the channel allows"),

@@ -33,7 +33,11 @@ _TOP_KEYS = {"version", "catalog", "defaults", "output_dir", "template_dirs", "c
 _REPORT_KEYS = {"html"}
 _SUPPLEMENTAL_KEYS = {"path", "key", "columns", "mode", "format", "encoding", "delimiter"}
 _CATEGORY_KEYS = {"path", "from", "to"}
-_CATALOG_KEYS = {"path", "format", "encoding", "delimiter", "profile"}
+_CATALOG_KEYS = {"path", "format", "encoding", "delimiter", "profile", "fields", "trim",
+                 "group_by", "split", "options", "units", "translations"}
+_OPTIONS_KEYS = {"names", "values", "separator", "map"}
+_UNIT_KEYS = {"value", "unit"}
+_TRANSLATION_KEYS = {"path", "key", "locale", "fields", "format", "encoding", "delimiter"}
 _CHANNEL_KEYS = {"template", "outputs", "files", "target", "options", "destinations", "gate",
                  "overrides", "include", "exclude", "reserve", "stock", "api"}
 _STOCK_KEYS = {"path", "key", "store"}
@@ -53,6 +57,58 @@ class CatalogConfig:
     encoding: str | None = None
     delimiter: str | None = None
     profile: str = "auto"    # shop-export profile (feedsync/profiles), "auto" or "none"
+    mapping: MappingConfig = field(default_factory=lambda: MappingConfig())
+
+
+@dataclass(frozen=True)
+class OptionsConfig:
+    """Positional option pairs: ``names`` and ``values`` columns split on ``separator``."""
+
+    names: str
+    values: str
+    separator: str = "|"
+    map: Mapping[str, str] = field(default_factory=dict)   # option name -> attribute
+
+
+@dataclass(frozen=True)
+class UnitField:
+    """An attribute made of a number column and a unit column (``19.8`` + ``lb``)."""
+
+    value: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class TranslationsConfig:
+    """A file of (product key, locale) -> title/description, for targets with a language."""
+
+    path: Path
+    key: str = "id"
+    locale: str = "locale"
+    fields: Mapping[str, str] = field(default_factory=lambda: {
+        "title": "title", "description": "description"})
+    format: FormatOption = "auto"
+    encoding: str | None = None
+    delimiter: str | None = None
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    """``catalog:`` keys that turn any export into canonical products (docs/mapping.md)."""
+
+    fields: Mapping[str, str] = field(default_factory=dict)  # attribute <- column/expression
+    trim: bool = True
+    group_by: str | None = None
+    split: Mapping[str, str] = field(default_factory=dict)   # attribute -> separator
+    options: OptionsConfig | None = None
+    units: Mapping[str, UnitField] = field(default_factory=dict)
+    translations: TranslationsConfig | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether any mapping step runs (trim alone is done by the reader)."""
+        return bool(self.fields or self.group_by or self.split or self.options
+                    or self.units)
 
 
 @dataclass(frozen=True)
@@ -268,7 +324,80 @@ def _catalog(raw: Any, base: Path, where: str) -> CatalogConfig:
                           tip="profiles: auto, none, " + ", ".join(sorted(PROFILES)))
     return CatalogConfig(
         path=_path(path, base, where, "catalog.path") if path is not None else None,
-        format=fmt, encoding=encoding, delimiter=delimiter, profile=profile)
+        format=fmt, encoding=encoding, delimiter=delimiter, profile=profile,
+        mapping=_mapping_config(raw, base, where))
+
+
+def _mapping_config(raw: Mapping[str, Any], base: Path, where: str) -> MappingConfig:
+    """The mapping keys' shapes; columns and expressions are checked when a run compiles
+    them (feedsync/mapping.py), against the catalog's header."""
+    trim = raw.get("trim", True)
+    if not isinstance(trim, bool):
+        raise ConfigError("trim is true or false", file=where, key="catalog.trim")
+    group_by = _optional_text(raw.get("group_by"), where, "catalog.group_by")
+    split = _text_mapping(raw.get("split", {}), where, "catalog.split")
+    for attribute, separator in split.items():
+        if not separator:
+            raise ConfigError("a separator cannot be empty", file=where,
+                              key=f"catalog.split.{attribute}")
+    units = {}
+    for attribute, spec in _mapping(raw.get("units", {}), where, "catalog.units").items():
+        key = f"catalog.units.{attribute}"
+        spec = _text_mapping(spec, where, key)
+        _check_keys(spec, _UNIT_KEYS, where, key)
+        if "value" not in spec or "unit" not in spec:
+            raise ConfigError("a unit field needs value: and unit: columns", file=where,
+                              key=key, tip="e.g. shipping_weight: {value: weight, unit: "
+                                           "weight_unit}")
+        units[str(attribute)] = UnitField(spec["value"], spec["unit"])
+    return MappingConfig(
+        fields=_text_mapping(raw.get("fields", {}), where, "catalog.fields"),
+        trim=trim, group_by=group_by, split=split,
+        options=_options(raw.get("options"), where), units=units,
+        translations=_translations(raw.get("translations"), base, where))
+
+
+def _options(raw: Any, where: str) -> OptionsConfig | None:
+    if raw is None:
+        return None
+    raw = _mapping(raw, where, "catalog.options")
+    _check_keys(raw, _OPTIONS_KEYS, where, "catalog.options")
+    for needed in ("names", "values"):
+        if needed not in raw:
+            raise ConfigError(f"options need a {needed}: column", file=where,
+                              key=f"catalog.options.{needed}",
+                              tip="e.g. names: optionGroups, values: optionValues; "
+                                  "option1_name/option1_value columns are read without this")
+    separator = _text(raw.get("separator", "|"), where, "catalog.options.separator")
+    if not separator:
+        raise ConfigError("a separator cannot be empty", file=where,
+                          key="catalog.options.separator")
+    return OptionsConfig(
+        names=_text(raw["names"], where, "catalog.options.names"),
+        values=_text(raw["values"], where, "catalog.options.values"), separator=separator,
+        map={k.strip().lower(): v for k, v in
+             _text_mapping(raw.get("map", {}), where, "catalog.options.map").items()})
+
+
+def _translations(raw: Any, base: Path, where: str) -> TranslationsConfig | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = {"path": raw}
+    key = "catalog.translations"
+    raw = _mapping(raw, where, key)
+    _check_keys(raw, _TRANSLATION_KEYS, where, key)
+    path = _path(raw.get("path"), base, where, f"{key}.path")
+    if not path.is_file():
+        raise ConfigError(f"translation file not found: {path}", file=where, key=f"{key}.path")
+    fields = _text_mapping(raw.get("fields", {"title": "title", "description": "description"}),
+                           where, f"{key}.fields")
+    return TranslationsConfig(
+        path=path, key=_text(raw.get("key", "id"), where, f"{key}.key"),
+        locale=_text(raw.get("locale", "locale"), where, f"{key}.locale"), fields=fields,
+        format=_format(raw.get("format", "auto"), where, f"{key}.format"),
+        encoding=_optional_text(raw.get("encoding"), where, f"{key}.encoding"),
+        delimiter=_optional_text(raw.get("delimiter"), where, f"{key}.delimiter"))
 
 
 def _format(raw: Any, where: str, key: str) -> FormatOption:

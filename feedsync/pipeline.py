@@ -30,6 +30,7 @@ from feedsync.core import (
     OutcomeKind,
 )
 from feedsync.errors import CatalogError, ConfigError, OutputError
+from feedsync.mapping import mapper_for
 from feedsync.model import Issue, Product, Record, RowProblem
 from feedsync.report import IssueLog, RunReport, problem_to_issue
 from feedsync.rules.duplicates import RESERVE_AFTER
@@ -74,6 +75,9 @@ class Run:
         self.defaults = Data(config.defaults)
         self._defaults_clean = not XML_ILLEGAL.search("".join(self.defaults.values()))
         self.controls = CatalogControls(config)
+        # catalog.fields & co., compiled now: a broken mapping costs no read (exit 2).
+        self.mapper = mapper_for(config.catalog.mapping, str(config.path or "<config>"),
+                                 config.template_dirs)
         self.ids = IdGroups()
         self._catalog_log: IssueLog = IssueLog(None)
         self._catalog_log_file: AtomicFile | None = None
@@ -106,16 +110,21 @@ class Run:
         return self.report
 
     def open_source(self) -> Any:
+        catalog = self.config.catalog
         return open_catalog(self.catalog, SourceOptions(
-            format=self.config.catalog.format,
-            encoding=self.config.catalog.encoding, delimiter=self.config.catalog.delimiter))
+            format=catalog.format, encoding=catalog.encoding, delimiter=catalog.delimiter,
+            trim=catalog.mapping.trim))
 
     def records(self, source: Any) -> Iterator[Record | RowProblem]:
         """The catalog's records through its profile, with progress measured in bytes."""
         bytes_read = getattr(source, "bytes_read", None)
         bytes_total = int(getattr(source, "bytes_total", 0) or 0)
         self._bytes = ((lambda: int(bytes_read()) if bytes_read else 0), bytes_total)
-        return profiles.apply(source.records(), self.config.catalog.profile)
+        stream = profiles.apply(source.records(), self.config.catalog.profile)
+        if self.mapper is None:
+            return stream
+        # CSV/TSV: every record has the header's columns, so the first one checks them.
+        return self.mapper.stream(stream, check_header=source.format in ("csv", "tsv"))
 
     def _close_stock(self) -> None:
         for target in self.targets:

@@ -83,7 +83,9 @@ def open_catalog(path: Path | str, options: SourceOptions = SourceOptions()) -> 
     options) before any record is read.
     """
     found = probe(Path(path), options)
-    return FORMATS[found.format](found)
+    source = FORMATS[found.format](found)
+    source.trim = options.trim
+    return source
 
 
 # The shop-XML readers use the profiles' mapping helpers, and feedsync.profiles imports

@@ -34,6 +34,7 @@ class SourceOptions:
     format: FormatOption = "auto"
     encoding: str | None = None
     delimiter: str | None = None
+    trim: bool = False  # strip padding around cells (catalog.trim; header names always)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Source(Protocol):
 
 class FileSource:
     """Opens the file, tracks progress, and wraps I/O errors; subclasses parse."""
+
+    trim: bool = False  # strip padding around cells (CSV/TSV; catalog.trim)
 
     def __init__(self, probe: Probe) -> None:
         self.path = probe.path

@@ -142,7 +142,9 @@ class _Rows:
 
     def _reader(self) -> _csv.Reader:
         return csv.reader(self.lines.lines(), delimiter=self.source.probe.delimiter,
-                          quotechar='"', doublequote=True, skipinitialspace=False, strict=False)
+                          quotechar='"', doublequote=True,
+                          # trim: `"a" , "b"` (padded exports) reads as a, b
+                          skipinitialspace=self.source.trim, strict=False)
 
     def read(self) -> Iterator[Item]:
         if self.header is None:
@@ -162,11 +164,14 @@ class _Rows:
         names, width, file = header.names, len(header.names), self.file
         reader, events, tell = self.reader, self.lines.events, self.lines.tell
         base = self.line_base
+        trim = self.source.trim
         prev = reader.line_num
         pos = tell()
         while True:
             try:
                 for row in reader:
+                    if trim:
+                        row = [cell.strip() for cell in row]
                     start = base + prev + 1
                     prev = reader.line_num
                     row_pos, pos = pos, tell()
