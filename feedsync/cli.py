@@ -274,11 +274,16 @@ def inspect(catalog: Annotated[Path, typer.Argument(
                 show_default=False)] = None,
             delimiter: Annotated[str | None, typer.Option(
                 "--delimiter", help="CSV delimiter. Default: sniffed.",
-                show_default=False)] = None) -> int:
+                show_default=False)] = None,
+            short_rows: Annotated[bool, typer.Option(
+                "--pad-short-rows", help="Read a row with fewer cells than the header with "
+                "empty cells at its end (catalog.short_rows: pad).")] = False) -> int:
     """Describe a catalog and suggest its field mapping, without writing any feed."""
     if delimiter is not None and len(delimiter) != 1:
         raise ConfigError("--delimiter must be one character", key="--delimiter")
-    result = inspect_catalog(catalog, options=SourceOptions(encoding=encoding, delimiter=delimiter),
+    options = SourceOptions(encoding=encoding, delimiter=delimiter, trim=True,
+                            short_rows="pad" if short_rows else "error")
+    result = inspect_catalog(catalog, options=options,
                              channels=channel or list(DEFAULT_CHANNELS),
                              max_rows=None if all_rows else rows)
     written = write_starter(result, write, force=force) if write is not None else None
@@ -294,6 +299,15 @@ def inspect(catalog: Annotated[Path, typer.Argument(
     return 0
 
 
+def _problems(codes: dict[str, int]) -> str:
+    if not codes:
+        return ""
+    listed = ", ".join(f"{code}: {n}" for code, n in sorted(codes.items()))
+    tip = " (--pad-short-rows if the export drops trailing empty cells)" \
+        if "row-ragged" in codes else ""
+    return f"; rows not read: {listed}{tip}"
+
+
 def render_inspection(result: Inspection, console: Console) -> None:
     """Print an inspection; product text goes in ``Text`` so it is never read as markup."""
     scope = "all" if result.complete else "first"
@@ -301,7 +315,7 @@ def render_inspection(result: Inspection, console: Console) -> None:
     console.print(Text(f"{result.path}: {result.format}, delimiter {delim}, encoding "
                        f"{result.encoding}, profile {result.profile or 'none'}; "
                        f"{scope} {result.rows} record(s) read"
-                       + (f", {result.row_problems} unreadable" if result.row_problems else "")))
+                       + _problems(result.problem_codes)))
     table = Table("column", "filled", "samples", box=None)
     for col in result.columns:
         samples = " | ".join(safe_sample(v) for v in col.samples)

@@ -67,6 +67,8 @@ class Inspection:
     rows: int
     complete: bool  # every record was read (not stopped at max_rows)
     row_problems: int
+    problem_codes: dict[str, int]  # row-problem code -> count (a handful of codes)
+    short_rows: str  # the short_rows option the catalog was read with
     columns: list[ColumnStats]
     suggestions: dict[str, Suggestion]
     uncovered: dict[str, list[str]]  # channel -> required attributes nothing covers
@@ -79,6 +81,7 @@ class Inspection:
             "catalog": str(self.path), "format": self.format, "delimiter": self.delimiter,
             "encoding": self.encoding, "profile": self.profile, "rows_read": self.rows,
             "complete": self.complete, "row_problems": self.row_problems,
+            "problem_codes": self.problem_codes,
             "columns": [{"name": c.name, "filled": c.filled,
                          "fill_rate": round(self.fill_rate(c), 4), "samples": c.samples}
                         for c in self.columns],
@@ -88,7 +91,8 @@ class Inspection:
         }
 
 
-def inspect_catalog(path: Path, *, options: SourceOptions = SourceOptions(),  # noqa: B008
+def inspect_catalog(path: Path, *,
+                    options: SourceOptions = SourceOptions(trim=True),  # noqa: B008 -- frozen
                     channels: Sequence[str] = DEFAULT_CHANNELS,
                     max_rows: int | None = DEFAULT_ROWS,
                     template_dirs: Iterable[Path] = ()) -> Inspection:
@@ -102,10 +106,12 @@ def inspect_catalog(path: Path, *, options: SourceOptions = SourceOptions(),  # 
     probe = getattr(source, "probe", None)
     stats: dict[str, ColumnStats] = {}
     rows = problems = 0
+    codes: dict[str, int] = {}
     complete = True
     for item in source.records():
         if not isinstance(item, Record):
             problems += 1
+            codes[item.code] = codes.get(item.code, 0) + 1
             continue
         if max_rows is not None and rows >= max_rows:
             complete = False
@@ -122,7 +128,8 @@ def inspect_catalog(path: Path, *, options: SourceOptions = SourceOptions(),  # 
     return Inspection(
         path=path, format=source.format, delimiter=getattr(probe, "delimiter", ""),
         encoding=getattr(probe, "encoding", "utf-8"), profile=profiles.detect(stats),
-        rows=rows, complete=complete, row_problems=problems, columns=columns,
+        rows=rows, complete=complete, row_problems=problems, problem_codes=codes,
+        short_rows=options.short_rows, columns=columns,
         suggestions=found, uncovered=_uncovered(required, columns, found))
 
 
@@ -179,6 +186,12 @@ def starter_config(result: Inspection, config_dir: Path | None = None) -> str:
     ]
     if result.delimiter and result.delimiter != ",":
         lines.append(f"  delimiter: {_yaml_str(result.delimiter)}")
+    if result.short_rows == "pad":
+        lines.append("  short_rows: pad   # rows with fewer cells than the header get empty ones")
+    elif result.problem_codes.get("row-ragged"):
+        lines.append(f"  # {result.problem_codes['row-ragged']} row(s) have another number of "
+                     "cells than the header; if the")
+        lines.append("  # export drops trailing empty cells, add: short_rows: pad")
     if result.profile:
         lines += [f"  profile: {result.profile}   # detected from the header: the profile",
                   "                               # maps the columns; fields: below overrides"]

@@ -34,7 +34,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                    "featured_image", "photo"),
     "price": ("price", "price_gross", "regular_price", "variant_price", "retail_price",
               "unit_price", "list_price", "amount", "price_incl_tax"),
-    "sale_price": ("sale_price", "special_price", "discount_price", "compare_at_price"),
+    "sale_price": ("sale_price", "special_price", "discount_price"),
     "currency": ("currency", "currency_code", "price_currency"),
     "availability": ("availability", "stock_status", "in_stock", "availability_status"),
     "quantity": ("quantity", "stock", "qty", "stock_qty", "qty_on_hand", "stock_quantity",
