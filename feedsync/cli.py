@@ -324,6 +324,13 @@ def render_inspection(result: Inspection, console: Console) -> None:
     console.print(Text("\nSuggested catalog.fields (check each):"))
     for name, s in result.suggestions.items():
         console.print(Text(f"  {name}: {s.value}    # {s.reason}"))
+    if result.group_by:
+        console.print(Text(f"  group_by: {result.group_by}    # its values repeat: master and "
+                           "variant rows"))
+    if result.options:
+        console.print(Text(f"  options: names {result.options[0]}, values {result.options[1]}"))
+    if result.more_columns:
+        console.print(Text(f"({result.more_columns} more columns not described)"))
     for ch, missing in result.uncovered.items():
         line = ", ".join(missing) if missing else "every required attribute is covered"
         console.print(Text(f"{ch}: " + ("no column covers " if missing else "") + line))

@@ -29,12 +29,19 @@ from feedsync.errors import ConfigError, OutputError
 from feedsync.fileio import AtomicFile
 from feedsync.model import Record
 from feedsync.sources import SourceOptions, open_catalog
-from feedsync.suggest import ColumnView, Suggestion, suggest
+from feedsync.suggest import ColumnView, Suggestion, normalise, suggest
 
 DEFAULT_ROWS = 10_000
 DEFAULT_CHANNELS = ("google", "meta")
 SAMPLES = 3
 SAMPLE_CHARS = 60
+MAX_COLUMNS = 1000  # a JSON catalog with ever-new keys must not grow memory without end
+MAX_DISTINCT = 10_000  # values remembered per key-like column, to see if rows share them
+# Columns a master row and its variant rows all carry (not a parent reference, which the
+# master row itself leaves empty; not item_group_id, whose rows are already products).
+GROUP_NAMES = ("slug", "handle", "product_handle", "url_key", "group_id")
+OPTION_COLUMNS = (("optiongroups", "optionvalues"), ("option_names", "option_values"),
+                  ("options_names", "options_values"))
 _PRODUCT_REF = re.compile(r"\bproduct\.([a-z_][a-z0-9_]*)")
 # Filled by the starter config's ``defaults:``, so not reported as uncovered.
 STARTER_DEFAULTS = {"currency": "USD", "condition": "new"}
@@ -47,6 +54,9 @@ class ColumnStats:
     name: str
     filled: int = 0
     samples: list[str] = field(default_factory=list)
+    # Hashes of the values of a column that may group variants (GROUP_NAMES), capped.
+    distinct: set[int] | None = None
+    repeats: bool = False  # two non-empty cells held the same value
 
     def add(self, value: str) -> None:
         value = value.strip()
@@ -55,6 +65,13 @@ class ColumnStats:
         self.filled += 1
         if len(self.samples) < SAMPLES and value not in self.samples:
             self.samples.append(value)
+        seen = self.distinct
+        if seen is not None and not self.repeats:
+            key = hash(value)
+            if key in seen:
+                self.repeats = True
+            elif len(seen) < MAX_DISTINCT:
+                seen.add(key)
 
 
 @dataclass
@@ -72,6 +89,9 @@ class Inspection:
     columns: list[ColumnStats]
     suggestions: dict[str, Suggestion]
     uncovered: dict[str, list[str]]  # channel -> required attributes nothing covers
+    group_by: str | None = None  # a slug/parent column whose value repeats across rows
+    options: tuple[str, str] | None = None  # (names, values) columns of `|` option pairs
+    more_columns: int = 0  # columns past MAX_COLUMNS, counted but not described
 
     def fill_rate(self, column: ColumnStats) -> float:
         return column.filled / self.rows if self.rows else 0.0
@@ -88,6 +108,10 @@ class Inspection:
             "suggested_fields": {k: {"value": s.value, "reason": s.reason}
                                  for k, s in self.suggestions.items()},
             "uncovered": self.uncovered,
+            "suggested_group_by": self.group_by,
+            "suggested_options": ({"names": self.options[0], "values": self.options[1]}
+                                  if self.options else None),
+            "more_columns": self.more_columns,
         }
 
 
@@ -108,6 +132,7 @@ def inspect_catalog(path: Path, *,
     rows = problems = 0
     codes: dict[str, int] = {}
     complete = True
+    extra: set[str] = set()
     for item in source.records():
         if not isinstance(item, Record):
             problems += 1
@@ -120,7 +145,13 @@ def inspect_catalog(path: Path, *,
         for name, value in item.data.items():
             col = stats.get(name)
             if col is None:
+                if len(stats) >= MAX_COLUMNS:
+                    if len(extra) < MAX_COLUMNS:
+                        extra.add(name)
+                    continue
                 col = stats[name] = ColumnStats(name)
+                if normalise(name) in GROUP_NAMES:
+                    col.distinct = set()
             col.add(value)
     columns = list(stats.values())
     views = [ColumnView(c.name, c.filled / rows if rows else 0.0, c.samples) for c in columns]
@@ -130,7 +161,26 @@ def inspect_catalog(path: Path, *,
         encoding=getattr(probe, "encoding", "utf-8"), profile=profiles.detect(stats),
         rows=rows, complete=complete, row_problems=problems, problem_codes=codes,
         short_rows=options.short_rows, columns=columns,
-        suggestions=found, uncovered=_uncovered(required, columns, found))
+        suggestions=found, uncovered=_uncovered(required, columns, found),
+        group_by=_group_column(columns), options=_option_columns(columns),
+        more_columns=len(extra))
+
+
+def _group_column(columns: Sequence[ColumnStats]) -> str | None:
+    """The first slug/parent-like column whose values repeat: rows sharing it are one
+    product's master and variant rows."""
+    if any(normalise(c.name) == "item_group_id" and c.filled for c in columns):
+        return None  # variants already listed one per row, with their group
+    by_norm = {normalise(c.name): c for c in columns if c.repeats}
+    return next((by_norm[n].name for n in GROUP_NAMES if n in by_norm), None)
+
+
+def _option_columns(columns: Sequence[ColumnStats]) -> tuple[str, str] | None:
+    by_norm = {normalise(c.name): c.name for c in columns if c.filled}
+    for names, values in OPTION_COLUMNS:
+        if names in by_norm and values in by_norm:
+            return by_norm[names], by_norm[values]
+    return None
 
 
 def required_attributes(channels: Sequence[str],
@@ -192,6 +242,14 @@ def starter_config(result: Inspection, config_dir: Path | None = None) -> str:
         lines.append(f"  # {result.problem_codes['row-ragged']} row(s) have another number of "
                      "cells than the header; if the")
         lines.append("  # export drops trailing empty cells, add: short_rows: pad")
+    if result.group_by:
+        lines += [f"  group_by: {_yaml_str(result.group_by)}   # rows sharing it: one master "
+                  "row, then its variants"]
+    if result.options:
+        lines += ["  options:   # positional option pairs, e.g. \"size|color\" / \"M|red\"",
+                  f"    names: {_yaml_str(result.options[0])}",
+                  f"    values: {_yaml_str(result.options[1])}",
+                  '    separator: "|"']
     if result.profile:
         lines += [f"  profile: {result.profile}   # detected from the header: the profile",
                   "                               # maps the columns; fields: below overrides"]

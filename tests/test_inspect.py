@@ -153,3 +153,30 @@ def test_bad_path_and_unknown_channel_exit_codes(tmp_path: Path) -> None:
 def test_semicolon_export_is_sniffed() -> None:
     data = inspect_json(REAL / "shopware6" / "products.csv")
     assert data["delimiter"] == ";" and data["format"] == "csv"
+
+
+def test_starter_config_for_a_master_variant_export_groups_it(tmp_path: Path) -> None:
+    """Spree: slug repeats on master and variant rows, so the starter config groups by it,
+    and the build it makes drops the price-0 masters instead of listing them at $0."""
+    catalog = tmp_path / "products_import.csv"
+    catalog.write_bytes((REAL / "spree" / "products_import.csv").read_bytes())
+    target = tmp_path / "feedsync.yaml"
+    code, _, err = invoke_cli("inspect", catalog, "--pad-short-rows", "--write", target,
+                              cwd=tmp_path)
+    assert code == ExitCode.OK, err
+    config = yaml.safe_load(target.read_text(encoding="utf-8"))
+    assert config["catalog"]["group_by"] == "slug"
+    assert config["catalog"]["short_rows"] == "pad"
+    assert config["catalog"]["fields"]["id"] == "sku"
+    code, out, err = invoke_cli("build", "--config", target, "--json", cwd=tmp_path)
+    assert code == ExitCode.OK, err
+    report = json.loads(out)
+    with catalog.open(encoding="utf-8", newline="") as fh:
+        masters = sum(1 for row in csv.DictReader(fh) if not row["sku"])
+    assert report["catalog"]["problems"] == {"profile-not-a-product": masters}
+
+
+def test_option_pair_columns_are_suggested() -> None:
+    data = inspect_json(REAL / "vendure" / "products.csv")
+    assert data["suggested_options"] == {"names": "optionGroups", "values": "optionValues"}
+    assert data["suggested_group_by"] is None  # slug is empty on Vendure's variant rows
