@@ -251,11 +251,14 @@ def starter_config(result: Inspection, config_dir: Path | None = None) -> str:
                   f"    values: {_yaml_str(result.options[1])}",
                   '    separator: "|"']
     if result.profile:
-        lines += [f"  profile: {result.profile}   # detected from the header: the profile",
-                  "                               # maps the columns; fields: below overrides"]
-    mapped = {k: s for k, s in result.suggestions.items() if s.value != k}
+        # The profile maps the shop's columns onto canonical attributes itself; a fields:
+        # mapping over the raw column names would read columns the profile has replaced.
+        lines += [f"  profile: {result.profile}   # detected from the header; it maps the "
+                  "columns (docs/profiles.md)"]
+    mapped = {k: s for k, s in result.suggestions.items()
+              if s.value != k and not result.profile}
     same = [k for k, s in result.suggestions.items() if s.value == k]
-    if same:
+    if same and not result.profile:
         lines.append("  # already named as feedsync expects: " + ", ".join(same))
     if mapped:
         lines.append("  fields:   # canonical attribute <- a column, or an expression over `row`")

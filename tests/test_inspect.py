@@ -180,3 +180,23 @@ def test_option_pair_columns_are_suggested() -> None:
     data = inspect_json(REAL / "vendure" / "products.csv")
     assert data["suggested_options"] == {"names": "optionGroups", "values": "optionValues"}
     assert data["suggested_group_by"] is None  # slug is empty on Vendure's variant rows
+
+
+def test_a_profiled_export_is_named_and_left_to_its_profile(tmp_path: Path) -> None:
+    columns = ["Handle", "Title", "Body (HTML)", "Vendor", "Variant SKU", "Variant Price",
+               "Image Src"]
+    rows = [{"Handle": "mug", "Title": "Mug", "Body (HTML)": "<p>Big</p>", "Vendor": "Acme",
+             "Variant SKU": "M-1", "Variant Price": "9.50",
+             "Image Src": "https://cdn.example.com/mug.jpg"}]
+    catalog = write_csv(tmp_path / "shopify.csv", rows, columns)
+    target = tmp_path / "feedsync.yaml"
+    data = inspect_json(catalog, "--write", target)
+    assert data["profile"] == "shopify"
+    config = yaml.safe_load(target.read_text(encoding="utf-8"))
+    assert config["catalog"]["profile"] == "shopify"
+    assert "fields" not in config["catalog"]
+    code, out, err = invoke_cli("build", "--config", target, "--json", cwd=tmp_path)
+    assert code == ExitCode.OK, err
+    google = json.loads(out)["channels"]["google"]
+    # The profile read the row (a Shopify row without a shop URL still lacks link).
+    assert google["evaluated"] == 1 and google["fill"]["title"] == 1
