@@ -530,6 +530,10 @@ def _render_trace(label: str, trace: dict[str, Any], console: Console, indent: s
 
 def render_report(report: RunReport, console: Console) -> None:
     """The human view of a report; ``--json`` carries the same counts."""
+    # A field no product has is a missing mapping, not N product errors: said first.
+    fixes = dict.fromkeys(fix for c in report.channels for fix in c.missing_fix())
+    for fix in fixes:
+        console.print(f"missing everywhere: {fix}", markup=False)
     console.print(f"catalog {report.catalog} ({report.catalog_format}): "
                   f"{report.products_read:,} products read, {report.rows_skipped:,} rows skipped",
                   markup=False)
@@ -543,6 +547,10 @@ def render_report(report: RunReport, console: Console) -> None:
         table.add_row(channel.target, f"{channel.written:,}", f"{channel.rejected:,}",
                       f"{channel.warnings:,}", ", ".join(channel.files.values()) or "-")
     console.print(table)
+    for channel in report.channels:
+        if channel.untranslated is not None:
+            console.print(f"{channel.target}: {channel.untranslated:,} products with no "
+                          "translation (catalog.translations)", markup=False)
     for channel in report.channels:
         top = channel.top()
         if not top:

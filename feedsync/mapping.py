@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -407,7 +407,7 @@ class RowMapper:
         if self.config.fields.get("price"):
             price = self.function(dict(raw)).get("price", "")
         match = _NUMBER.search(price or "")
-        return bool(match) and to_float(match.group(0)) > 0
+        return match is not None and to_float(match.group(0)) > 0
 
     def _with_group(self, item: Record, key: str) -> Record:
         mapped_group = self.config.fields.get("item_group_id")

@@ -9,6 +9,7 @@ feeds stay byte for byte.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from feedsync.report import IssueLog, RunReport, problem_to_issue
 from feedsync.rules.duplicates import RESERVE_AFTER
 from feedsync.sources import SourceOptions, open_catalog
 from feedsync.targets import check_output_dir, prepare_targets
+from feedsync.translations import Translations, language_of
 from feedsync.writers.atomic import AtomicFile, clean_stale_temps
 
 PROGRESS_EVERY = 2000
@@ -76,6 +78,8 @@ class Run:
         self._defaults_clean = not XML_ILLEGAL.search("".join(self.defaults.values()))
         self.controls = CatalogControls(config)
         # catalog.fields & co., compiled now: a broken mapping costs no read (exit 2).
+        self.translations: Translations | None = None
+        self.untranslated: Counter[str] = Counter()
         self.mapper = mapper_for(config.catalog.mapping, str(config.path or "<config>"),
                                  config.template_dirs)
         self.ids = IdGroups()
@@ -107,6 +111,9 @@ class Run:
             raise
         finally:
             self._close_stock()
+            if self.translations is not None:
+                self.translations.close()
+                self.translations = None
         return self.report
 
     def open_source(self) -> Any:
@@ -121,10 +128,22 @@ class Run:
         bytes_total = int(getattr(source, "bytes_total", 0) or 0)
         self._bytes = ((lambda: int(bytes_read()) if bytes_read else 0), bytes_total)
         stream = profiles.apply(source.records(), self.config.catalog.profile)
-        if self.mapper is None:
+        if self.mapper is not None:
+            # CSV/TSV: every record has the header's columns, so the first one checks them.
+            stream = self.mapper.stream(stream, check_header=source.format in ("csv", "tsv"))
+        return self._translated(stream)
+
+    def _translated(self, stream: Iterator[Record | RowProblem]) -> Iterator[
+            Record | RowProblem]:
+        """catalog.translations for the targets with a language (feedsync/translations)."""
+        config = self.config.catalog.mapping.translations
+        wanted = [(t.name, language_of(t.market.get("language", ""))) for t in self.targets
+                  if t.market.get("language")]
+        if config is None or not wanted:
             return stream
-        # CSV/TSV: every record has the header's columns, so the first one checks them.
-        return self.mapper.stream(stream, check_header=source.format in ("csv", "tsv"))
+        if self.translations is None:
+            self.translations = Translations(config)
+        return self.translations.stream(stream, wanted, self.untranslated)
 
     def _close_stock(self) -> None:
         for target in self.targets:
@@ -189,6 +208,10 @@ class Run:
         if self.progress is not None:
             self.progress(Progress(self.report.products_read, bytes_total, bytes_total))
         self.report.controls = self.controls.finish()
+        for target in self.targets:
+            target.report.find_missing_everywhere()
+            if self.translations is not None and target.market.get("language"):
+                target.report.untranslated = self.untranslated[target.name]
 
     def _run_serial(self, records: Iterable[Record | RowProblem]) -> None:
         defaults = self.defaults

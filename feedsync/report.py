@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol, TypedDict
 
 from feedsync.codes import CODES
@@ -101,6 +102,23 @@ class ChannelReport:
     counts: Counter[str] = field(default_factory=Counter)
     docs: str = ""
     fill: FieldFill = field(default_factory=FieldFill)
+    # catalog.translations: products with no translation in this target's language
+    untranslated: int | None = None
+    # Required fields empty on every product: said once, with the fix (see missing_fix).
+    missing_everywhere: list[str] = field(default_factory=list)
+
+    def missing_fix(self) -> list[str]:
+        """One line per required field no product has: the mapping that is missing."""
+        return [f"no column maps to `{name}`: add `catalog.fields.{name}`; "
+                "`feedsync inspect` suggests one" for name in self.missing_everywhere]
+
+    def find_missing_everywhere(self) -> None:
+        evaluated = self.fill.evaluated
+        if evaluated <= 0:
+            return
+        self.missing_everywhere = sorted(
+            s.field for s in self.codes.values()
+            if s.code == "missing-required" and s.field and s.count >= evaluated)
 
     def add(self, issue: Issue) -> None:
         self.counts[issue.code] += 1
@@ -111,8 +129,10 @@ class ChannelReport:
                                   source=issue.source, message=issue.message)
             self.codes[key] = summary
         summary.count += 1
-        if len(summary.examples) < EXAMPLES_PER_CODE and issue.product_id is not None:
-            where = f"{issue.product_id}"
+        # A product without an id is shown by where it is: file:line.
+        where = issue.product_id or (f"{Path(issue.file).name}:{issue.line}"
+                                     if issue.file and issue.line else None)
+        if len(summary.examples) < EXAMPLES_PER_CODE and where is not None:
             if where not in summary.examples:
                 summary.examples.append(where)
         if issue.severity == "warning":
@@ -142,6 +162,10 @@ class ChannelReport:
             "evaluated": self.fill.evaluated,
             "fill": self.fill.counts(),
             "issues": dict(self.counts),
+            **({"untranslated": self.untranslated} if self.untranslated is not None else {}),
+            "missing_everywhere": [{"field": name, "fix": fix} for name, fix in
+                                   zip(self.missing_everywhere, self.missing_fix(),
+                                       strict=True)],
             "top_issues": [
                 {"code": c.code, "severity": c.severity, "count": c.count, "field": c.field,
                  "message": c.message, "source": c.source, "examples": c.examples}
