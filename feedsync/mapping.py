@@ -31,9 +31,8 @@ from feedsync.channels.compiler import (
     make_environment,
 )
 from feedsync.channels.filters import split_values
-from feedsync.codes import CODES
 from feedsync.config import MappingConfig
-from feedsync.errors import ConfigError, FeedsyncError, SecurityRefusal, TemplateError
+from feedsync.errors import ConfigError, SecurityRefusal, TemplateError
 from feedsync.model import Record, RowProblem
 
 Stream = Iterator[Record | RowProblem]
@@ -225,15 +224,22 @@ class RowMapper:
 
     def _compile(self) -> MapFunction:
         """One ``def map_row(row)``: every value computed first (each reads the row as
-        read), then written into the row."""
-        lines = ["def map_row(row):"]
-        writes = []
-        for i, (attribute, text) in enumerate(self.config.fields.items()):
+        read), then written into the row.
+
+        A column mapped by its bare name and read by nothing else moves to its attribute
+        (``row.pop``): the product does not carry the same text twice, which would double
+        the cost of everything that scans a product's values.
+        """
+        tables = self.compiler.tables
+        bare: dict[str, str] = {}
+        reads: dict[str, int] = {}
+        expressions: list[tuple[str, str]] = []
+        for attribute, text in self.config.fields.items():
             key = f"catalog.fields.{attribute}"
             text = text.strip()
             if _COLUMN.match(text):
                 self.columns[key] = {text}
-                source = f"row.get({self.compiler.tables.const(text)}, '')"
+                bare[attribute] = text
             else:
                 try:
                     self.columns[key] = self.compiler.columns(text, key)
@@ -242,14 +248,36 @@ class RowMapper:
                     raise ConfigError(f"the expression {text!r} does not compile: "
                                       f"{_strip_where(exc.message, key)}", file=self.where,
                                       key=key, tip=exc.tip) from exc
-                source = expr if is_text else f"_value({expr})"
-            lines.append(f"    v{i} = {source}")
-            writes.append(f"    row[{self.compiler.tables.const(attribute)}] = v{i}")
+                expressions.append((attribute, expr if is_text else f"_value({expr})"))
+            for column in self.columns[key]:
+                reads[column] = reads.get(column, 0) + 1
+        for column in self._later_columns():
+            reads[column] = reads.get(column, 0) + 2
+        lines = ["def map_row(row):"]
+        writes = []
+        for i, (attribute, source) in enumerate(expressions):
+            lines.append(f"    e{i} = {source}")
+            writes.append(f"    row[{tables.const(attribute)}] = e{i}")
+        for i, (attribute, column) in enumerate(bare.items()):
+            if column == attribute:
+                continue
+            how = "pop" if reads[column] == 1 else "get"
+            lines.append(f"    b{i} = row.{how}({tables.const(column)}, '')")
+            writes.append(f"    row[{tables.const(attribute)}] = b{i}")
         lines += [*writes, "    return row"]
         function: MapFunction = build_function(
-            "map_row", "\n".join(lines) + "\n", self.compiler.tables, "catalog.fields",
+            "map_row", "\n".join(lines) + "\n", tables, "catalog.fields",
             helpers={"_value": _value})
         return function
+
+    def _later_columns(self) -> set[str]:
+        """Columns the steps after ``fields`` read: they must stay on the row."""
+        columns = {self.config.group_by or ""}
+        if self.config.options:
+            columns |= {self.config.options.names, self.config.options.values}
+        for unit in self.config.units.values():
+            columns |= {unit.value, unit.unit}
+        return columns - {""}
 
     # --- the stream -----------------------------------------------------------------
     def stream(self, records: Iterable[Record | RowProblem], check_header: bool) -> Stream:
@@ -422,8 +450,12 @@ def _id_of(item: Record) -> str | None:
 
 
 def _strip_where(message: str, key: str) -> str:
-    prefix = f"{key}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    """The compiler's message without the key and text the config error names already."""
+    for marker in (f" in {key}: ", f"{key}: "):
+        at = message.find(marker)
+        if at >= 0:
+            return message[at + len(marker):]
+    return message
 
 
 def mapper_for(config: MappingConfig, where: str,
@@ -434,5 +466,5 @@ def mapper_for(config: MappingConfig, where: str,
     return RowMapper(config, where, known_attributes(template_dirs))
 
 
-__all__ = ["CODES", "FeedsyncError", "MAPPING_FILTERS", "OPTION_SYNONYMS", "RowMapper",
+__all__ = ["MAPPING_FILTERS", "OPTION_SYNONYMS", "RowMapper",
            "facet", "known_attributes", "mapper_for"]

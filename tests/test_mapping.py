@@ -78,11 +78,13 @@ def test_a_padded_master_variant_export_maps_to_a_valid_google_feed(tmp_path: Pa
 def test_trim_false_keeps_the_padding(tmp_path: Path) -> None:
     config = _setup(tmp_path, config=CONFIG.replace("  group_by: slug\n",
                                                     "  group_by: slug\n  trim: false\n"))
-    code, _, stderr = _build(tmp_path, config)
+    code, report, stderr = _build(tmp_path, config)
     assert code == ExitCode.OK, stderr
-    items = feed_items(tmp_path / "out" / "google.xml")
-    # The cells keep their padding: ids are "A1-S " and the link carries the spaces.
-    assert "A1-S " in items or "A1-S" not in items
+    # The variants' padded name cells are not empty, so they inherit no title: rejected.
+    google = report["channels"]["google"]
+    assert (google["written"], google["rejected"]) == (1, 2)
+    assert google["issues"]["missing-required"] == 6  # title, description, image_link
+    assert list(feed_items(tmp_path / "out" / "google.xml")) == ["B2"]
 
 
 def test_a_mapped_column_the_catalog_lacks_is_a_config_error(tmp_path: Path) -> None:
@@ -203,3 +205,111 @@ def test_canonical_catalogs_need_no_mapping(tmp_path: Path) -> None:
     code, report, stderr = _build(tmp_path, config)
     assert code == ExitCode.OK, stderr
     assert sorted(feed_items(tmp_path / "out" / "google.xml")) == ["P1", "P2"]
+
+
+TRANSLATED = '''\
+catalog:
+  path: products.csv
+  fields: {{id: sku, title: name, description: name, link: url, image_link: img}}
+  translations:
+    path: translations.csv
+    key: sku
+    locale: lang
+    fields: {{title: name, description: text}}
+defaults: {{availability: in_stock, condition: new}}
+channels:
+  google: {{}}
+  google-DE:
+    template: google
+    target: {{country: DE, currency: EUR, language: de}}
+'''
+
+
+def test_a_target_with_a_language_gets_the_translated_title(tmp_path: Path) -> None:
+    catalog = ("sku,name,url,img,price\n"
+               "T1,Red cup,https://s.example.com/t1,https://c.example.com/t1.jpg,5.00 EUR\n"
+               "T2,Blue cup,https://s.example.com/t2,https://c.example.com/t2.jpg,5.00 EUR\n")
+    (tmp_path / "translations.csv").write_text(
+        "sku,lang,name,text\nT1,de-DE,Roter Becher,Ein roter Becher\nT1,fr,Tasse rouge,x\n",
+        encoding="utf-8")
+    code, report, stderr = _build(tmp_path, _setup(tmp_path, catalog=catalog,
+                                                   config=TRANSLATED))
+    assert code == ExitCode.OK, stderr
+    german = feed_items(tmp_path / "out" / "google-DE.xml")
+    assert german["T1"].findtext(G + "title") == "Roter Becher"
+    assert german["T1"].findtext(G + "description") == "Ein roter Becher"
+    assert german["T2"].findtext(G + "title") == "Blue cup"     # no translation: kept
+    assert feed_items(tmp_path / "out" / "google.xml")["T1"].findtext(G + "title") == \
+        "Red cup"
+    assert report["channels"]["google-DE"]["untranslated"] == 1
+    assert "untranslated" not in report["channels"]["google"]
+    code, stdout, _ = invoke_cli("build", "--config", tmp_path / "feedsync.yaml", "--out",
+                                 tmp_path / "out2", cwd=tmp_path)
+    assert "google-DE: 1 products with no translation" in stdout
+
+
+def test_a_translation_column_the_file_lacks_is_a_config_error(tmp_path: Path) -> None:
+    catalog = ("sku,name,url,img,price\n"
+               "T1,Cup,https://s.example.com/1,https://c.example.com/1,5 EUR\n")
+    (tmp_path / "translations.csv").write_text("sku,locale,name,text\nT1,de,Becher,x\n",
+                                               encoding="utf-8")
+    code, _, stderr = _build(tmp_path, _setup(tmp_path, catalog=catalog, config=TRANSLATED))
+    assert code == ExitCode.USAGE
+    assert "catalog.translations.locale" in error_line(stderr)
+
+
+def test_a_field_missing_from_every_product_is_said_once_with_the_fix(tmp_path: Path) -> None:
+    catalog = "sku,name,price\nM1,Cup,5.00 USD\nM2,Mug,6.00 USD\n"
+    config = ("catalog:\n  path: products.csv\n  fields: {{id: sku, title: name}}\n"
+              "channels: [google]\n")
+    code, report, stderr = _build(tmp_path, _setup(tmp_path, catalog=catalog,
+                                                   config=config))
+    missing = {m["field"]: m["fix"] for m in report["channels"]["google"]["missing_everywhere"]}
+    assert "link" in missing and "image_link" in missing and "title" not in missing
+    assert missing["link"] == ("no column maps to `link`: add `catalog.fields.link`; "
+                               "`feedsync inspect` suggests one")
+    code, stdout, _ = invoke_cli("validate", "--config", tmp_path / "feedsync.yaml",
+                                 "--html", tmp_path / "report.html", cwd=tmp_path)
+    first_lines = stdout.splitlines()[:6]
+    assert any("no column maps to `link`" in line for line in first_lines), stdout
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "no column maps to `link`: add `catalog.fields.link`" in page
+
+
+def test_an_issue_of_a_product_without_id_shows_file_and_line(tmp_path: Path) -> None:
+    catalog = ("sku,name,url,img,price\n"
+               ",Cup,https://s.example.com/1,https://c.example.com/1.jpg,5.00 USD\n")
+    config = ("catalog:\n  path: products.csv\n  fields: {{id: sku, title: name, "
+              "description: name, link: url, image_link: img}}\n"
+              "defaults: {{availability: in_stock}}\nchannels: [google]\n")
+    code, report, stderr = _build(tmp_path, _setup(tmp_path, catalog=catalog, config=config))
+    examples = [e for issue in report["channels"]["google"]["top_issues"]
+                if issue["field"] == "id" for e in issue["examples"]]
+    assert examples == ["products.csv:2"], report["channels"]["google"]["top_issues"]
+
+
+def test_mapping_filters_read_facets_numbers_and_lists() -> None:
+    from feedsync.mapping import facet, first, to_int
+
+    assert facet("brand:Acme|color:blue", "Brand") == "Acme"
+    assert facet("color: red ; brand : Zed", "brand") == "Zed"
+    assert facet("color:red", "brand") == ""
+    assert facet(["brand:Acme", "size:M"], "size") == "M"
+    assert (to_int("12"), to_int("3,7"), to_int("n/a"), to_int("")) == (12, 3, 0, 0)
+    assert (first(["a", "b"]), first([]), first("x")) == ("a", "", "x")
+
+
+def test_a_jsonl_catalog_is_mapped_too(tmp_path: Path) -> None:
+    rows = [{"sku": "J1", "name": "Jug", "url": "https://s.example.com/j1",
+             "img": "https://c.example.com/j1.jpg", "amount": "4.00 USD", "qty": "2"}]
+    (tmp_path / "products.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows),
+                                             encoding="utf-8")
+    config = write_config(tmp_path / "feedsync.yaml", (
+        "catalog:\n  path: products.jsonl\n  fields:\n    id: sku\n    title: name\n"
+        "    description: name\n    link: url\n    image_link: img\n    price: amount\n"
+        "    availability: \"'in_stock' if row.qty | int > 0 else 'out_of_stock'\"\n"
+        "defaults: {condition: new}\nchannels: [google]\n"))
+    code, _, stderr = _build(tmp_path, config)
+    assert code == ExitCode.OK, stderr
+    item = feed_items(tmp_path / "out" / "google.xml")["J1"]
+    assert (item.findtext(G + "title"), item.findtext(G + "availability")) == ("Jug", "in_stock")

@@ -61,6 +61,8 @@ class ChannelView:
     hidden_codes: tuple[int, int] = (0, 0)  # (codes, issues) past the chart's bound
     previews: list[Preview] = field(default_factory=list)
     trend: list[TrendPoint] = field(default_factory=list)
+    # required fields no product has, each with the mapping to add (docs/mapping.md)
+    missing_everywhere: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -163,7 +165,9 @@ def _channel(entry: Mapping[str, Any], spec: ChannelSpec | None, bounds: Bounds)
         issues={str(k): _int(v) for k, v in (entry.get("issues") or {}).items()},
         evaluated=evaluated, fill=fill, roles=roles, quality=score,
         files={str(k): str(v) for k, v in (entry.get("files") or {}).items()},
-        issue_log=entry.get("issue_log") or None)
+        issue_log=entry.get("issue_log") or None,
+        missing_everywhere=[str(m.get("fix", "")) for m in entry.get("missing_everywhere") or []
+                            if isinstance(m, dict)])
 
 
 def _fill_in(view: ChannelView, spec: ChannelSpec | None, row_budget: int, item_budget: int,

@@ -164,13 +164,22 @@ def _channel(c: ChannelView, view: PageView, page_dir: Path | None) -> str:
             f'<span class="muted">{esc(c.title)}{docs}</span>'
             f'<span class="files muted">{files}</span></div>')
     return (f'<section class="channel" id="ch-{esc(c.target)}" data-target="{esc(c.target)}">'
-            + head + _kpis(c, _written_word(view)) + '<div class="row2">'
+            + head + _missing(c) + _kpis(c, _written_word(view)) + '<div class="row2">'
             + _quality(c, _written_word(view)) + _trend(c) + "</div>"
             + _codes(c.codes, c.hidden_codes, f"t-{c.target}", c.scan is None)
             + _fills(c, view.bounds.fill_fields_per_channel)
             + _table(f"t-{c.target}", c.scan, c.issue_log, sum(c.issues.values()), view,
                      page_dir)
             + _previews(c) + "</section>")
+
+
+def _missing(c: ChannelView) -> str:
+    """A field no product has is one missing mapping: said before the counts."""
+    if not c.missing_everywhere:
+        return ""
+    items = "".join(f"<li>{esc(fix)}</li>" for fix in c.missing_everywhere)
+    return f'<ul class="missing-everywhere" data-missing="{len(c.missing_everywhere)}">' \
+           f"{items}</ul>"
 
 
 def _kpis(c: ChannelView, written: str) -> str:
