@@ -3,8 +3,10 @@
 
 Generates catalogs with ../shared/bench/gen_catalog.py, then runs, on the same file in
 the same run, `feedsync build --channel google` and ../shared/bench/ref_pipeline.py,
-and prints wall time, their ratio, and each one's peak RSS (from wait4, per process).
-With --all-channels it also runs one pass writing every channel folder's default outputs.
+and prints wall time, CPU time (user + sys, workers included), their ratios, and each
+one's peak RSS (from wait4: the largest of the process and the children it waited for).
+With --all-channels it also runs one pass writing every channel folder's default outputs,
+Amazon included (its listings feed split into documents of 25,000 messages / 10 MiB).
 
 usage: python benchmarks/bench_build.py [--sizes 100000,1000000] [--all-channels]
                                         [--workdir DIR] [--repeat N]
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -24,11 +27,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "bench"
+# ../shared/bench beside the checkout, or FEEDSYNC_SHARED (a worktree sits deeper).
+SHARED = next((Path(c) / "bench" for c in (os.environ.get("FEEDSYNC_SHARED"),
+                                           ROOT.parent / "shared", "/work/shared")
+               if c and (Path(c) / "bench" / "gen_catalog.py").is_file()),
+              ROOT.parent / "shared" / "bench")
 
 
-def run(cmd: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS in MB of one command (its own process only)."""
+def run(cmd: list[str], cwd: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + sys) and peak RSS in MB of one command."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -37,7 +44,7 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, float]:
     err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.returncode not in (0,):
         sys.exit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def store_stock(catalog: Path) -> Path:
@@ -56,16 +63,22 @@ def store_stock(catalog: Path) -> Path:
 
 
 def all_channels_config(work: Path, catalog: Path) -> Path:
-    """Every shipped channel but Amazon, whose feeds are capped at 25,000 messages and
-    10 MiB by Amazon (docs/amazon.md): a 100k-product listings feed cannot exist."""
+    """Every shipped channel. Amazon's listings feed is split into documents at Amazon's
+    limits (docs/amazon.md); a ``*`` product type gives every product one."""
     sys.path.insert(0, str(ROOT))
     from feedsync.channels.loader import ChannelLibrary
 
-    names = [n for n in ChannelLibrary().available() if n != "amazon"]
+    names = list(ChannelLibrary().available())
+    types = work / "amazon-types.csv"
+    types.write_text("key,product_type\n*,PRODUCT\n")
     lines = ["channels:"]
     for name in names:
         if name == "google_local_inventory":
             lines.append(f"  {name}: {{stock: {{path: {store_stock(catalog)}}}}}")
+        elif name == "amazon":
+            listings = {"seller_id": "A1BENCH0SELLER", "marketplace_id": "ATVPDKIKX0DER",
+                        "language_tag": "en_US", "product_types_file": str(types)}
+            lines.append(f"  {name}: " + json.dumps({"options": {"listings": listings}}))
         else:
             lines.append(f"  {name}: {{}}")
     config = work / "all.yaml"
@@ -84,8 +97,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     feedsync = [sys.executable, "-m", "feedsync.cli"]
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, work dir {work}")
-    print(f"{'case':<28}{'rows':>10}{'feedsync s':>12}{'ref s':>9}{'ratio':>8}"
-          f"{'feedsync MB':>13}{'ref MB':>9}")
+    print(f"{'case':<16}{'rows':>10}{'wall s':>9}{'ref s':>8}{'ratio':>7}"
+          f"{'CPU s':>8}{'ref CPU':>8}{'ratio':>7}{'MB':>8}{'ref MB':>8}")
     for size in [int(s) for s in args.sizes.split(",")]:
         catalog = work / f"catalog-{size}.csv"
         if not catalog.exists():
@@ -99,12 +112,17 @@ def main() -> None:
                 "--out", str(work / "out-all")]))
         for name, cmd in cases:
             for _ in range(args.repeat):
-                ref_wall, ref_rss = run([sys.executable, str(SHARED / "ref_pipeline.py"),
-                                         str(catalog), str(work / "ref.xml")], work)
-                ours_wall, ours_rss = run(cmd, ROOT)
-                print(f"{name:<28}{size:>10,}{ours_wall:>12.2f}{ref_wall:>9.2f}"
-                      f"{ours_wall / ref_wall:>8.2f}{ours_rss:>13.1f}{ref_rss:>9.1f}",
-                      flush=True)
+                ref_wall, ref_cpu, ref_rss = run(
+                    [sys.executable, str(SHARED / "ref_pipeline.py"), str(catalog),
+                     str(work / "ref.xml")], work)
+                wall, cpu, rss = run(cmd, ROOT)
+                print(f"{name:<16}{size:>10,}{wall:>9.2f}{ref_wall:>8.2f}{wall / ref_wall:>7.2f}"
+                      f"{cpu:>8.2f}{ref_cpu:>8.2f}{cpu / ref_cpu:>7.2f}{rss:>8.1f}"
+                      f"{ref_rss:>8.1f}", flush=True)
+            if name == "all channels":
+                parts = sorted((work / "out-all").glob("amazon-listings*.json"))
+                print(f"{'':<16}amazon documents: {len(parts)} "
+                      f"({', '.join(p.name for p in parts[:2])}, …)", flush=True)
 
 
 if __name__ == "__main__":

@@ -551,6 +551,11 @@ def render_report(report: RunReport, console: Console) -> None:
         if channel.untranslated is not None:
             console.print(f"{channel.target}: {channel.untranslated:,} products with no "
                           "translation (catalog.translations)", markup=False)
+        for output, parts in channel.parts.items():
+            if len(parts) > 1:   # the channel's limits split this output
+                console.print(f"{channel.target} {output}: {len(parts)} parts, " + ", ".join(
+                    f"{Path(p['file']).name} ({p['items']:,} items)" for p in parts),
+                    markup=False)
     for channel in report.channels:
         top = channel.top()
         if not top:

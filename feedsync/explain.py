@@ -4,9 +4,9 @@ It runs the same per-product core as a build (``feedsync/core.py``): the same id
 duplicate check, the same store fan-out, the same controls, mapping, rules and writers'
 ``encode``, so the line or element it shows is the one a build writes. Products other
 than the one asked about are only read for the duplicate check, except in targets
-whose writer is not stateless (Amazon numbers its messages): those see every product
-before it, written into a sink that keeps nothing, so the message shown is numbered as
-the build would number it.
+whose writer numbers its items (Amazon's message ids, ``numbered``): those see every
+product before it, written into a sink that keeps nothing (and further parts of a split
+feed into no file), so the message shown is numbered as the build would number it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from feedsync.core import WRITTEN, ChannelTarget, Outcome
 from feedsync.errors import ConfigError
 from feedsync.model import Product, RowProblem
 from feedsync.pipeline import Run, prepare_run
+from feedsync.writers.split import SplitWriter
 
 TraceOutcome = Literal["written", "rejected", "filtered", "skipped"]
 
@@ -130,9 +131,12 @@ def _trace_all(run: Run, wanted: str, result: Explanation) -> None:
     stateful = set()
     for target in run.targets:
         target.encoding = list(target.outputs)
-        if not all(o.writer.stateless for o in target.outputs):
+        if not all(o.writer.stateless and not getattr(o.writer, "numbered", False)
+                   for o in target.outputs):
             stateful.add(target.name)
             for output in target.outputs:
+                if isinstance(output.writer, SplitWriter):
+                    output.writer.discard = True
                 output.writer.start(_Sink())  # type: ignore[arg-type]  # a binary file
     defaults = run.defaults
     for record in run.records(run.open_source()):

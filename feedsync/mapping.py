@@ -34,6 +34,7 @@ from feedsync.channels.filters import split_values
 from feedsync.config import MappingConfig
 from feedsync.errors import ConfigError, SecurityRefusal, TemplateError
 from feedsync.model import Record, RowProblem
+from feedsync.rules.duplicates import SeenIds
 
 Stream = Iterator[Record | RowProblem]
 MapFunction = Callable[[dict[str, str]], dict[str, str]]
@@ -328,31 +329,46 @@ class RowMapper:
 
     def _mapped(self, items: Iterable[Record | RowProblem]) -> Stream:
         function = self.function if self.config.fields else None
-        split_map = self.config.split
-        options = self.config.options
-        units = self.config.units
-        bound = False
-        for item in items:
+        stream = iter(items)
+        for item in stream:  # up to the first record: its header finds option columns
             if type(item) is Record:
-                if not bound:
-                    self._bind(item.data.keys())
-                    bound = True
-                data = item.data
-                if function is not None:
-                    function(data)
-                for attribute, separator in split_map.items():
-                    value = data.get(attribute, "")
-                    if separator in value:
-                        data[attribute] = ",".join(split_values(value, separator))
-                if options is not None:
-                    self._options(data, options.names, options.values, options.separator)
-                for name_column, value_column in self._pairs:
-                    self._option(data, data.get(name_column, ""), data.get(value_column, ""))
-                for attribute, unit in units.items():
-                    number = data.get(unit.value, "").strip()
-                    measure = data.get(unit.unit, "").strip()
-                    data[attribute] = f"{number} {measure}" if number and measure else number
+                self._bind(item.data.keys())
+                self._map_one(item.data, function)
+                yield item
+                break
             yield item
+        if function is not None and not self._has_steps():
+            # Only fields: the one generated function per record, nothing else.
+            for item in stream:
+                if type(item) is Record:
+                    function(item.data)
+                yield item
+            return
+        for item in stream:
+            if type(item) is Record:
+                self._map_one(item.data, function)
+            yield item
+
+    def _has_steps(self) -> bool:
+        config = self.config
+        return bool(config.split or config.options or config.units or self._pairs)
+
+    def _map_one(self, data: dict[str, str], function: MapFunction | None) -> None:
+        if function is not None:
+            function(data)
+        for attribute, separator in self.config.split.items():
+            value = data.get(attribute, "")
+            if separator in value:
+                data[attribute] = ",".join(split_values(value, separator))
+        options = self.config.options
+        if options is not None:
+            self._options(data, options.names, options.values, options.separator)
+        for name_column, value_column in self._pairs:
+            self._option(data, data.get(name_column, ""), data.get(value_column, ""))
+        for attribute, unit in self.config.units.items():
+            number = data.get(unit.value, "").strip()
+            measure = data.get(unit.unit, "").strip()
+            data[attribute] = f"{number} {measure}" if number and measure else number
 
     def _options(self, data: dict[str, str], names: str, values: str, separator: str) -> None:
         name_list = data.get(names, "").split(separator)
@@ -375,7 +391,9 @@ class RowMapper:
         """Master row + variant rows, one group held (see docs/mapping.md)."""
         column = self.config.group_by
         assert column is not None
-        seen: set[int] = set()   # hashes of finished groups' keys: ~60 bytes per group
+        # Finished groups' keys as 64-bit hashes in flat arrays (12 bytes a group, as for
+        # duplicate ids): enough to say a key came back, never the groups themselves.
+        seen = SeenIds()
         key = ""
         master: Record | None = None
         master_raw: dict[str, str] = {}
@@ -410,11 +428,12 @@ class RowMapper:
             if master is not None and variants == 0:
                 yield master
             if master is not None:
-                seen.add(hash(key))
-            if hash(value) in seen:
+                seen.add(key, master.line)
+            earlier = seen.line_of(value)
+            if earlier:
                 yield RowProblem(item.file, item.line, "group-not-adjacent",
-                                 f"group {value!r} ({column}) was seen before, with other "
-                                 "groups between; the rows of a group must be adjacent",
+                                 f"group {value!r} ({column}) began at line {earlier}, with "
+                                 "other groups between; the rows of a group must be adjacent",
                                  _id_of(item))
                 master = None
                 key = ""

@@ -13,8 +13,10 @@ Memory stays bounded: batches are submitted with a window of ``2 × jobs`` in fl
 the reader never runs ahead of the workers by more than that. Workers are forked after
 every channel is compiled, so they inherit the compiled programs instead of re-loading
 templates. A run falls back to serial when parallelism cannot help or cannot be exact:
-one job, a small catalog, a writer that is not stateless (Amazon's message ids), or
-supplemental joins (their per-file statistics need every product in one place).
+one job, a small catalog, a writer that is not stateless, or supplemental joins (their
+per-file statistics need every product in one place). Amazon's listings feed is
+stateless: workers encode its messages, the parent gives each its id in catalog order
+(``AmazonListingsWriter.write_encoded``).
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from feedsync.sources import SourceOptions, open_catalog
 from feedsync.targets import check_output_dir, prepare_targets
 from feedsync.translations import Translations, language_of
 from feedsync.writers.atomic import AtomicFile, clean_stale_temps
+from feedsync.writers.split import SplitWriter, remove_stale_parts
 
 PROGRESS_EVERY = 2000
 
@@ -103,10 +104,12 @@ class Run:
                 if broken is not None:
                     raise broken
             self._finish_writers()
+            files += self._part_files()
             for atomic in files:
                 atomic.commit()
+            self._settle_parts()
         except BaseException:
-            for atomic in files:
+            for atomic in files + self._part_files():
                 atomic.abort()
             raise
         finally:
@@ -186,7 +189,24 @@ class Run:
             target.encoding = [o for o in target.outputs if o.file is not None]
             for output in target.encoding:
                 assert output.file is not None and output.file.handle is not None
+                if isinstance(output.writer, SplitWriter):
+                    output.writer.bind(output.path)
                 output.writer.start(output.file.handle)
+
+    def _part_files(self) -> list[AtomicFile]:
+        """Parts 2.. of split outputs (part 1 is the output's own file)."""
+        return [atomic for target in self.targets for output in target.encoding
+                if isinstance(output.writer, SplitWriter) for atomic in output.writer.files]
+
+    def _settle_parts(self) -> None:
+        """After the commit: parts of an earlier, bigger run removed, parts reported."""
+        for target in self.targets:
+            for output in target.encoding:
+                writer = output.writer
+                if not isinstance(writer, SplitWriter):
+                    continue
+                remove_stale_parts(output.path, len(writer.parts))
+                target.report.parts[output.name] = [p.as_dict() for p in writer.parts]
 
     def _finish_writers(self) -> None:
         for target in self.targets:
@@ -275,7 +295,11 @@ class Run:
         for target in self.targets:
             for output in target.encoding:
                 chunks = pending.get(id(output))
-                if chunks:
+                if not chunks:
+                    continue
+                if isinstance(output.writer, SplitWriter):
+                    output.writer.write_many(chunks)   # counts each item against limits
+                else:
                     output.writer.write_encoded(b"".join(chunks))
         pending.clear()
 

@@ -26,7 +26,7 @@ from feedsync.apis import deliver as apis  # API channels (issue 12, docs/apis.m
 from feedsync.apis.base import ApiChannel
 from feedsync.apis.sink import is_sink
 from feedsync.config import ChannelConfig, Config, gate_policy
-from feedsync.core import ChannelTarget
+from feedsync.core import ChannelTarget, Output
 from feedsync.destinations import destination_of
 from feedsync.errors import (
     ConfigError,
@@ -47,8 +47,11 @@ from feedsync.report import DeliveryResult, DeliveryStatus, LastGood, RollbackIn
 from feedsync.secrets import redact
 from feedsync.state import FeedRecord, RunStatus, State
 from feedsync.targets import prepare_targets, resolve_targets
+from feedsync.writers.split import SplitWriter, part_path
 
 log = logging.getLogger("feedsync.push")
+# Earlier parts looked for when a push writes fewer (a part number past it is not named).
+MAX_REPORTED_PARTS = 1000
 
 # When several destinations fail differently, the run exits with the most serious code.
 _SEVERITY = [ExitCode.SECURITY, ExitCode.PUBLISH_FATAL, ExitCode.PUBLISH_RETRYABLE,
@@ -195,21 +198,27 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
     log.info("built %d products into %d channel(s)", report.products_read, len(plan.targets))
     _keep_issue_logs(plan, report, run_id, max(plan.config.keep_feeds, 1))
     deliveries: list[Delivery | apis.ApiDelivery] = []
+    stale: list[str] = []
     for target in plan.targets:
         policy = plan.policies[target.name]
         for output in target.outputs:
             if is_sink(output.writer):
                 continue   # the API channel's records, delivered below
             for destination in plan.destinations[target.config.name]:
-                delivery = Delivery(
-                    channel=target.config.name, output=output.name, file=output.path,
-                    destination=destination, publisher=publisher_for(destination),
-                    remote_name=output.path.name,
-                    key=remote_key(destination, output.path.name),
-                    items=target.report.written, rejected=target.report.rejected,
-                    sha256=sha256_file(output.path).sha256)
-                _deliver(delivery, state, run_id, policy, force, dry_run)
-                deliveries.append(delivery)
+                # Every part of a split output (writers/split.py) goes, each one gated on
+                # the target's total, as one file was before: the set is all or nothing
+                # at the gate, part 1 keeping the output's own name.
+                for path in _parts_of(output):
+                    delivery = Delivery(
+                        channel=target.config.name, output=output.name, file=path,
+                        destination=destination, publisher=publisher_for(destination),
+                        remote_name=path.name, key=remote_key(destination, path.name),
+                        items=target.report.written, rejected=target.report.rejected,
+                        sha256=sha256_file(path).sha256)
+                    _deliver(delivery, state, run_id, policy, force, dry_run)
+                    deliveries.append(delivery)
+                stale.extend(_stale_remote_parts(state, target.config.name, destination,
+                                                 output))
         api = plan.apis.get(target.config.name)
         if api is not None:   # API channels
             deliveries.append(apis.deliver(
@@ -219,13 +228,41 @@ def _push(plan: PushPlan, state: State, run_id: int, force: bool, dry_run: bool,
     report.dry_run = dry_run
     report.deliveries = [d.result() for d in deliveries]
     report.messages = [d.line() if isinstance(d, apis.ApiDelivery) else _line(d)
-                       for d in deliveries]
+                       for d in deliveries] + stale
     report.exit_code = _worst(d.error_code for d in deliveries)
     _keep_html(plan, report, state, run_id)  # while the staged feeds are there to preview
     for target in plan.targets:
         # The staging copies are gone after the run; the deliveries say where feeds went.
         target.report.files = {}
     return report
+
+
+def _parts_of(output: Output) -> list[Path]:
+    """The files an output wrote: its parts when split, else its one file."""
+    writer = output.writer
+    if isinstance(writer, SplitWriter) and writer.parts:
+        return [part.path for part in writer.parts]
+    return [output.path]
+
+
+def _stale_remote_parts(state: State, channel: str, destination: Destination,
+                        output: Output) -> list[str]:
+    """Parts published earlier to ``destination`` beyond this run's count, named.
+
+    Publishers only upload (no remote delete, reliability D6: nothing but feedsync's own
+    temps is ever removed remotely), so a smaller set leaves them there: say so.
+    """
+    parts = _parts_of(output)
+    current = {remote_key(destination, p.name) for p in parts}
+    earlier = {remote_key(destination, part_path(output.path, n).name)
+               for n in range(len(parts) + 1, MAX_REPORTED_PARTS)}
+    lines = []
+    for key in sorted({r.destination for r in state.good_feeds(channel)} & earlier - current):
+        line = (f"{channel}: {key} is a part of an earlier, bigger feed; feedsync does not "
+                "delete remote files: remove it, or the channel reads old products from it")
+        log.warning("%s", line)
+        lines.append(line)
+    return lines
 
 
 def _deliver(delivery: Delivery, state: State, run_id: int, policy: GatePolicy, force: bool,
@@ -356,9 +393,16 @@ def _line(delivery: Delivery) -> str:
     return head
 
 
+def _part_summary(parts: Mapping[str, list[dict[str, Any]]]) -> dict[str, list[Any]]:
+    """Per split output, each part's file name, items and SHA-256 (``history``)."""
+    return {output: [{"file": Path(p["file"]).name, "items": p["items"], "sha256": p["sha256"]}
+                     for p in found] for output, found in parts.items()}
+
+
 def _summary(report: RunReport) -> Mapping[str, Any]:
     return {"products": report.products_read, "skipped": report.rows_skipped,
-            "channels": {c.target: {"written": c.written, "rejected": c.rejected}
+            "channels": {c.target: {"written": c.written, "rejected": c.rejected,
+                                    **({"parts": _part_summary(c.parts)} if c.parts else {})}
                          for c in report.channels},
             "deliveries": [{"channel": d.channel, "destination": d.destination,
                             "status": d.status, "items": d.items}

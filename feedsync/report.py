@@ -92,6 +92,8 @@ class ChannelReport:
     channel: str
     target: str
     files: dict[str, str] = field(default_factory=dict)  # output name -> path
+    # output name -> its parts (file, items, bytes, sha256), for outputs under limits
+    parts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     issue_log: str | None = None
     written: int = 0
     rejected: int = 0
@@ -146,6 +148,12 @@ class ChannelReport:
                       key=lambda s: (order.get(s.severity, 3), -s.count, s.code))[:limit]
 
     def to_dict(self) -> dict[str, Any]:
+        data = self._summary()
+        if self.parts:   # only for outputs under limits: other reports keep their shape
+            data["parts"] = self.parts
+        return data
+
+    def _summary(self) -> dict[str, Any]:
         return {
             "channel": self.channel,
             "target": self.target,

@@ -22,8 +22,9 @@ from feedsync.core import ChannelTarget, Output
 from feedsync.errors import ConfigError, OutputError
 from feedsync.report import ChannelReport, FieldFill
 from feedsync.stores import StoreStock
-from feedsync.writers import WRITERS, Column, Layout
+from feedsync.writers import WRITERS, Column, Layout, Writer
 from feedsync.writers.delimited import unquoted
+from feedsync.writers.split import SplitWriter, file_limits
 
 DUPLICATE_SOURCE = "https://support.google.com/merchants/answer/6324405"
 
@@ -69,8 +70,14 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
             # where the feed goes; they still never open the feed itself.
             overrides["_output_dir"] = str(out_dir) if out_dir is not None else None
             overrides["_target"] = target_config.name
-            writer = WRITERS[spec.outputs[name].writer](_layout(spec, name, overrides))
+            writer: Writer = WRITERS[spec.outputs[name].writer](_layout(spec, name, overrides))
             path = (out_dir or Path(".")) / _file_name(target_config, spec, name)
+            # The channel's published file limits (Amazon's own options may lower them).
+            limits = file_limits(target_config.name, spec.limits,
+                                 getattr(writer, "max_messages", None),
+                                 getattr(writer, "max_bytes", None))
+            if limits.active:
+                writer = SplitWriter(writer, limits, path)
             outputs.append(Output(name=name, path=path, writer=writer))
         report = ChannelReport(channel=spec.name, target=target_config.name, docs=spec.docs,
                                fill=FieldFill(list(spec.fields)))

@@ -22,9 +22,10 @@ from jsonschema.validators import validator_for
 from feedsync import build, validate
 from feedsync.channels.loader import builtin_templates_dir
 from feedsync.config import parse_config
-from feedsync.errors import ConfigError, ExitCode, GateRefused, OutputError
+from feedsync.errors import ConfigError, ExitCode, GateRefused
 from feedsync.report import RunReport
 from feedsync.writers import WRITERS, Column, ItemRejected, Layout
+from feedsync.writers import amazon as amazon_writer
 from tests.helpers import (
     EXAMPLES,
     error_line,
@@ -151,6 +152,29 @@ def test_example_feed_validates_against_amazons_schemas(
                                   "issueLocale": "en_US"}
     assert {m["operationType"] for m in document["messages"]} == {"UPDATE"}  # first build
     assert report.channels[0].written == len(document["messages"]) == 23
+
+
+def _broken(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Copies of ``message`` that Amazon's message schema must refuse, one fault each."""
+    without_sku = {k: v for k, v in message.items() if k != "sku"}
+    return [without_sku, {**message, "operationType": "REPLACE"},
+            {**message, "messageId": "one"}, {**message, "attributes": ["item_name"]},
+            {**message, "sku": ""}, {**message, "productType": 7}]
+
+
+def test_the_fast_schema_check_agrees_with_jsonschema(
+        example_build: tuple[Path, RunReport]) -> None:
+    """jsonschema-rs decides first (writers/amazon.py): it must accept and refuse exactly
+    what jsonschema does, on every example message and on broken copies of each."""
+    fast, full = amazon_writer.fast_message_validator(), amazon_writer.message_validator()
+    out, _ = example_build
+    messages = _document(out / FEED)["messages"]
+    for message in messages:
+        assert fast.is_valid(message) and full.is_valid(message)
+        for broken in _broken(message):
+            assert not full.is_valid(broken), broken
+            assert not fast.is_valid(broken), broken
+    assert len(messages) == 23
 
 
 def test_example_catalog_rejects_exactly_what_amazon_cannot_take(
@@ -403,13 +427,28 @@ def test_validate_writes_no_feed_and_no_sidecar(tmp_path: Path) -> None:
 # --- Amazon's limits and schema -------------------------------------------------------
 
 @pytest.mark.parametrize("limit", [{"max_bytes": 3000}, {"max_messages": 3}])
-def test_a_feed_over_amazons_limits_fails_the_build(tmp_path: Path,
-                                                    limit: dict[str, int]) -> None:
+def test_a_feed_over_amazons_limits_is_split_into_documents(tmp_path: Path,
+                                                            limit: dict[str, int]) -> None:
+    """Past max_messages or max_bytes the next messages go to amazon-listings-0002.json,
+    each document valid on its own, message ids running on across documents."""
     out = tmp_path / "out"
-    with pytest.raises(OutputError) as caught:
-        _build(write_csv(tmp_path / "c.csv", SHIRTS), out, limit)
-    assert caught.value.exit_code == ExitCode.USAGE
-    assert not (out / FEED).exists() and not (out / SIDECAR).exists()
+    report = _build(write_csv(tmp_path / "c.csv", SHIRTS), out, limit)
+    parts = report.channels[0].parts["listings"]
+    paths = [Path(p["file"]) for p in parts]
+    assert sorted(out.glob("amazon-listings*.json")) == sorted(paths)
+    assert paths[0].name == FEED and len(paths) >= 2
+    assert paths[1].name == "amazon-listings-0002.json"
+    skus: list[str] = []
+    for path in paths:
+        document = _document(path)
+        assert not list(FEED_SCHEMA.iter_errors(document))
+        if "max_messages" in limit:
+            assert len(document["messages"]) <= limit["max_messages"]
+        else:
+            assert path.stat().st_size <= limit["max_bytes"]
+        skus += [m["sku"] for m in document["messages"]]
+    assert skus == [row["id"] for row in SHIRTS]
+    assert sum(p["items"] for p in parts) == len(SHIRTS)
 
 
 def test_a_message_amazons_schema_refuses_is_rejected_at_build_time(tmp_path: Path) -> None:

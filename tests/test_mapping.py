@@ -180,6 +180,8 @@ def test_a_group_seen_again_later_is_reported_not_buffered(tmp_path: Path) -> No
                 (tmp_path / "out" / "catalog.issues.jsonl").read_text().splitlines()]
     assert [(p["code"], p["line"]) for p in problems if p["code"] == "group-not-adjacent"] == \
         [("group-not-adjacent", 6)]
+    assert "began at line 2" in next(p["message"] for p in problems
+                                     if p["code"] == "group-not-adjacent")
     assert "A1-L" not in feed_items(tmp_path / "out" / "google.xml")
 
 

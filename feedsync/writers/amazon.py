@@ -7,7 +7,10 @@ product as it arrives, then the closing brackets, so no list of messages is ever
 Why jsonschema and Amazon's own schema files: Amazon publishes the feed and message schemas
 (copied, byte for byte, into ``channel_templates/amazon/``); a hand-written validator would
 drift from them. The validators are built once per process. Each message is checked before
-a byte of it is written; a message Amazon's schema refuses becomes ``ItemRejected``
+a byte of it is written, first by jsonschema-rs (a compiled validator, several hundred
+times faster than jsonschema on these messages, whose checks were most of an Amazon build's
+CPU); a message it refuses is checked again by jsonschema, whose ``best_match`` gives the
+complaint we print. A message Amazon's schema refuses becomes ``ItemRejected``
 (``amazon-schema``) naming the JSON path and the schema's complaint. The header is checked
 when the writer is created, before the catalog is read.
 
@@ -32,6 +35,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Literal
 
+import jsonschema_rs
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
@@ -75,6 +79,7 @@ _MONEY = re.compile(r"^(\d+(?:\.\d+)?) ([A-Z]{3})$")
 _IDENTIFIER_TYPES: Final = {8: "ean", 12: "upc", 13: "ean", 14: "gtin"}
 _MAX_OTHER_IMAGES: Final = 8
 _TAIL: Final = b"\n]}\n"
+_ID_PREFIX: Final = b'{"messageId":'
 
 
 # --- Amazon's schemas, loaded and compiled once --------------------------------------------
@@ -105,6 +110,12 @@ def feed_validator() -> Validator:
 def message_validator() -> Validator:
     """Validator for one message (``listings-feed-message-schema-v2.json``)."""
     return _compile(_schema(MESSAGE_SCHEMA))
+
+
+@cache
+def fast_message_validator() -> Any:
+    """jsonschema-rs's compiled validator of the same message schema (the fast path)."""
+    return jsonschema_rs.validator_for(_schema(MESSAGE_SCHEMA))
 
 
 @cache
@@ -148,14 +159,21 @@ class _BadValue(Exception):
 
 
 class AmazonListingsWriter:
-    """``amazon_listings``: one JSON_LISTINGS_FEED document per build.
+    """``amazon_listings``: one JSON_LISTINGS_FEED document per build (several when the
+    channel's limits split it, ``feedsync/writers/split.py``).
 
-    Not stateless: message ids count the messages written, and a SKU may appear once, so
-    ``write_encoded`` must follow the ``encode`` of the same item (runs with it are serial).
+    Stateless, so a parallel build encodes messages in its workers: ``encode`` depends on
+    the item alone, and what depends on the messages before it is done by
+    ``write_encoded`` in the process that writes, in catalog order: the message id (its
+    place in the document, written over the placeholder ``encode`` gave) and the SKU
+    table. The serial and the parallel build write the same bytes.
     """
 
-    stateless = False
+    stateless = True
     concatenable = False
+    # ``encode`` numbers a message after those this process wrote: ``feedsync explain``
+    # writes the products before the one it shows (into nothing), so its id is the build's.
+    numbered = True
 
     def __init__(self, layout: Layout) -> None:
         options = dict(layout.options)
@@ -203,10 +221,11 @@ class AmazonListingsWriter:
                         if c.name not in _CONTROL_FIELDS]
         self._handle: BinaryIO | None = None
         self._validator = message_validator()
-        self._count = 0
-        self._bytes = 0
+        self._fast = fast_message_validator()
+        self._count = 0        # messages of this build: message ids run on across documents
+        self._in_document = 0  # messages of the current document (a split starts another)
+        self._bytes = 0        # bytes of the current document
         self._skus = SeenIds(1 << 10)
-        self._pending: str | None = None   # the SKU encode() prepared for write_encoded()
 
     # --- option checks (ConfigError naming the key path, before the catalog is read) -------
     def _required_text(self, options: Mapping[str, Any], name: str, what: str) -> str:
@@ -272,27 +291,36 @@ class AmazonListingsWriter:
 
     # --- the Writer protocol ------------------------------------------------------------
     def start(self, handle: BinaryIO) -> None:
+        """Start a document; called again for each part of a split feed
+        (``feedsync/writers/split.py``), where message ids continue."""
         self._handle = handle
+        self._in_document = 0
+        self._bytes = 0
         head = ('{"header":' + _dumps(self.header) + ',"messages":[\n').encode("utf-8")
         self._put(head)
 
     def encode(self, item: Mapping[str, Any]) -> bytes:
-        """The next message for ``item``, numbered after the messages written so far."""
+        """The message for ``item``; ``write_encoded`` gives it its id."""
         message = self.update_message(item)
         data = self._encode(message)
         if self._skus.line_of(message["sku"]):
+            # The backstop behind the pipeline's duplicate-id check (on the SKU as
+            # written), where this process has written the SKU before (a serial build).
             raise ItemRejected(
                 "amazon-duplicate-sku",
                 f"SKU {message['sku']!r} was already written by this build; Amazon SKUs are "
                 "unique per seller", field="sku", source=SCHEMA_SOURCE)
-        self._pending = str(message["sku"])
         return data
 
     def write_encoded(self, data: bytes) -> None:
-        sku, self._pending = self._pending, None
-        if sku is None:
-            raise RuntimeError("AmazonListingsWriter.write_encoded needs the encode() "
-                               "of the same item just before it")
+        sku = _sku_of(data)
+        if self._skus.line_of(sku):
+            # Only reachable in a parallel build, and only if the pipeline's duplicate
+            # check missed it: a feed with a SKU twice is never written.
+            raise OutputError(
+                f"SKU {sku!r} would be written twice in the Amazon listings feed; Amazon "
+                "SKUs are unique per seller", tip="run with --jobs 1 to have the second "
+                "product rejected (amazon-duplicate-sku) instead")
         self._emit(data)
         self._skus.add(sku, self._count)
 
@@ -398,7 +426,7 @@ class AmazonListingsWriter:
 
     def _message(self, operation: Operation, sku: str, product_type: str,
                  attributes: Mapping[str, Any]) -> dict[str, Any]:
-        message: dict[str, Any] = {"messageId": self._count + 1, "sku": sku,
+        message: dict[str, Any] = {"messageId": self._in_document + 1, "sku": sku,
                                    "operationType": operation}
         if operation == "DELETE":
             return message
@@ -410,9 +438,11 @@ class AmazonListingsWriter:
 
     def _check(self, message: dict[str, Any]) -> None:
         """Raise ``ItemRejected`` unless Amazon's message schema accepts ``message``."""
-        message["messageId"] = self._count + 1
+        message["messageId"] = self._in_document + 1
+        if self._fast.is_valid(message):
+            return
         error = best_match(self._validator.iter_errors(message))
-        if error is None:
+        if error is None:  # jsonschema accepts what jsonschema-rs refused: both must refuse
             return
         path = list(error.absolute_path)
         field = (str(path[1]) if len(path) > 1 and path[0] == "attributes"
@@ -423,7 +453,7 @@ class AmazonListingsWriter:
             field=field, source=SCHEMA_SOURCE)
 
     def _encode(self, message: dict[str, Any]) -> bytes:
-        message["messageId"] = self._count + 1
+        message["messageId"] = self._in_document + 1
         try:
             return _dumps(message).encode("utf-8")
         except UnicodeEncodeError as exc:  # lone surrogates; the channel cleans them first
@@ -432,15 +462,26 @@ class AmazonListingsWriter:
 
     # --- bytes ------------------------------------------------------------------------------
     def _emit(self, data: bytes) -> None:
-        if self._count + 1 > self.max_messages:
+        if self._in_document + 1 > self.max_messages:
             raise OutputError(
                 f"the Amazon listings feed would hold more than {self.max_messages:,} messages, "
                 "the most Amazon takes in one JSON_LISTINGS_FEED",
                 tip="push through the SP-API with an api: section, which sends only changes "
                     "and splits them into feeds of 25,000 (docs/apis.md), or split the catalog "
                     f"into several files built into separate output directories ({COUNT_SOURCE})")
-        self._put(data if self._count == 0 else b",\n" + data)
+        data = self._numbered(data)
+        self._put(data if self._in_document == 0 else b",\n" + data)
         self._count += 1
+        self._in_document += 1
+
+    def _numbered(self, data: bytes) -> bytes:
+        """The message with the id it takes in its document (ids start at 1 in each
+        document of a split feed). ``_encode`` writes ``messageId`` first."""
+        number = str(self._in_document + 1).encode("ascii")
+        end = data.index(b",", len(_ID_PREFIX))
+        if data[len(_ID_PREFIX):end] == number:
+            return data
+        return _ID_PREFIX + number + data[end:]
 
     def _put(self, data: bytes, tail: bool = False) -> None:
         assert self._handle is not None
@@ -448,7 +489,7 @@ class AmazonListingsWriter:
         if self._bytes + len(data) + reserve > self.max_bytes:
             raise OutputError(
                 f"the Amazon listings feed would be over {_size(self.max_bytes)} after "
-                f"{self._count:,} messages; Amazon asks for feeds under 10 MiB",
+                f"{self._in_document:,} messages; Amazon asks for feeds under 10 MiB",
                 tip="push through the SP-API with an api: section, which sends only changes "
                     "and splits them by size (docs/apis.md), or split the catalog into several "
                     f"files built into separate output directories ({SIZE_SOURCE})")
@@ -460,6 +501,17 @@ class AmazonListingsWriter:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_DECODER: Final = json.JSONDecoder()
+
+
+def _sku_of(data: bytes) -> str:
+    """The SKU of an encoded message (``_encode`` writes messageId, then sku)."""
+    text = data.decode("utf-8")
+    start = text.index(',"sku":') + len(',"sku":')
+    sku, _ = _DECODER.raw_decode(text, start)
+    return str(sku)
 
 
 def _number(text: str) -> int | float:

@@ -55,9 +55,10 @@ class Writer(Protocol):
 
     ``stateless``: ``encode`` depends on the item alone and changes nothing, so it may
     run in another process (a parallel build's worker). A writer that is not stateless
-    (Amazon's listings feed numbers its messages and compares each SKU with the last
-    build) must have each ``encode`` followed by its ``write_encoded`` in the process
-    that writes, before the next ``encode``; runs that use one stay serial.
+    must have each ``encode`` followed by its ``write_encoded`` in the process that
+    writes, before the next ``encode``; runs that use one stay serial. (Amazon's listings
+    feed is stateless: what depends on earlier messages, the message id and the SKU
+    table, is done in ``write_encoded``.)
 
     ``concatenable``: the bytes of several ``encode`` calls may be joined and handed to
     one ``write_encoded`` call (true for line- and element-per-item formats).

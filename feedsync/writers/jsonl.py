@@ -50,6 +50,7 @@ class JsonArrayWriter(JsonLinesWriter):
 
     def start(self, handle: BinaryIO) -> None:
         super().start(handle)
+        self._first = True  # again for each part of a split output
         handle.write(b"[\n")
 
     def encode(self, item: Mapping[str, Any]) -> bytes:
