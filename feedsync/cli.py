@@ -25,6 +25,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperArgument, TyperCommand
 
 import feedsync
@@ -33,8 +34,17 @@ from feedsync import pipeline
 from feedsync.apis.deliver import status as api_status
 from feedsync.config import Config, load_config
 from feedsync.errors import ConfigError, ExitCode, FeedsyncError, Interrupted
+from feedsync.inspection import (
+    DEFAULT_CHANNELS,
+    DEFAULT_ROWS,
+    Inspection,
+    inspect_catalog,
+    safe_sample,
+    write_starter,
+)
 from feedsync.report import RunReport
 from feedsync.secrets import RedactingFilter, install_redaction
+from feedsync.sources import SourceOptions
 from feedsync.terminal import catalog_progress, render_diff, render_report
 
 BUG_URL = "https://github.com/feedsync/feedsync/issues"
@@ -283,6 +293,97 @@ def channels(config: ConfigOpt = None, as_json: JsonOpt = False) -> int:
         table.add_row(row.name, row.title, ", ".join(row.outputs), row.docs)
     _console().print(table)
     return 0
+
+
+@app.command(cls=_Command)
+@handle_errors
+def inspect(catalog: Annotated[Path, typer.Argument(
+                help="Catalog file to look at (CSV, TSV, JSON, JSONL, XML).", show_default=False)],
+            channel: Annotated[list[str] | None, typer.Option(
+                "--channel", "-c", metavar="NAME",
+                help="Channel whose required attributes to check; repeat "
+                "for several. Default: google and meta.", show_default=False)] = None,
+            as_json: JsonOpt = False,
+            write: Annotated[Path | None, typer.Option(
+                "--write", metavar="FILE",
+                help="Write a starter feedsync.yaml with the suggested mapping.",
+                show_default=False)] = None,
+            force: Annotated[bool, typer.Option(
+                "--force", help="With --write: replace an existing file.")] = False,
+            rows: Annotated[int, typer.Option(
+                "--rows", min=1, metavar="N",
+                help="Read at most this many records.")] = DEFAULT_ROWS,
+            all_rows: Annotated[bool, typer.Option(
+                "--all", help="Read every record (fill rates over the whole catalog).")] = False,
+            encoding: Annotated[str | None, typer.Option(
+                "--encoding", metavar="NAME",
+                help="The catalog's encoding, e.g. cp1252. Default: UTF-8.",
+                show_default=False)] = None,
+            delimiter: Annotated[str | None, typer.Option(
+                "--delimiter", metavar="CHAR", help="CSV delimiter. Default: sniffed.",
+                show_default=False)] = None,
+            short_rows: Annotated[bool, typer.Option(
+                "--pad-short-rows", help="Read a row with fewer cells than the header with "
+                "empty cells at its end (catalog.short_rows: pad).")] = False) -> int:
+    """Describe a catalog and suggest its field mapping, without writing any feed.
+
+    Example: feedsync inspect products.csv --write feedsync.yaml
+    """
+    if delimiter is not None and len(delimiter) != 1:
+        raise ConfigError("--delimiter must be one character", key="--delimiter")
+    options = SourceOptions(encoding=encoding, delimiter=delimiter, trim=True,
+                            short_rows="pad" if short_rows else "error")
+    result = inspect_catalog(catalog, options=options,
+                             channels=channel or list(DEFAULT_CHANNELS),
+                             max_rows=None if all_rows else rows)
+    written = write_starter(result, write, force=force) if write is not None else None
+    if as_json:
+        data = {"version": 1, **result.to_dict(),
+                "written": str(written) if written is not None else None}
+        _print_json(data)
+        return 0
+    render_inspection(result, _console())
+    if written is not None:
+        _console().print(Text(f"\nWrote {written}: check it, then run "
+                              f"`feedsync validate --config {written}`."))
+    return 0
+
+
+def _problems(codes: dict[str, int]) -> str:
+    if not codes:
+        return ""
+    listed = ", ".join(f"{code}: {n}" for code, n in sorted(codes.items()))
+    tip = " (--pad-short-rows if the export drops trailing empty cells)" \
+        if "row-ragged" in codes else ""
+    return f"; rows not read: {listed}{tip}"
+
+
+def render_inspection(result: Inspection, console: Console) -> None:
+    """Print an inspection; product text goes in ``Text`` so it is never read as markup."""
+    scope = "all" if result.complete else "first"
+    delim = {"\t": "tab", "": "-"}.get(result.delimiter, result.delimiter)
+    console.print(Text(f"{result.path}: {result.format}, delimiter {delim}, encoding "
+                       f"{result.encoding}, profile {result.profile or 'none'}; "
+                       f"{scope} {result.rows} record(s) read"
+                       + _problems(result.problem_codes)))
+    table = Table("column", "filled", "samples", box=None)
+    for col in result.columns:
+        samples = " | ".join(safe_sample(v) for v in col.samples)
+        table.add_row(Text(col.name), f"{result.fill_rate(col):.0%}", Text(samples))
+    console.print(table)
+    console.print(Text("\nSuggested catalog.fields (check each):"))
+    for name, s in result.suggestions.items():
+        console.print(Text(f"  {name}: {s.value}    # {s.reason}"))
+    if result.group_by:
+        console.print(Text(f"  group_by: {result.group_by}    # its values repeat: master and "
+                           "variant rows"))
+    if result.options:
+        console.print(Text(f"  options: names {result.options[0]}, values {result.options[1]}"))
+    if result.more_columns:
+        console.print(Text(f"({result.more_columns} more columns not described)"))
+    for ch, missing in result.uncovered.items():
+        line = ", ".join(missing) if missing else "every required attribute is covered"
+        console.print(Text(f"{ch}: " + ("no column covers " if missing else "") + line))
 
 
 def _console() -> Console:

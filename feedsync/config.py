@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from feedsync.destinations import destination_of
 from feedsync.errors import ConfigError
@@ -34,7 +34,8 @@ _REPORT_KEYS = {"html"}
 _SUPPLEMENTAL_KEYS = {"path", "key", "columns", "mode", "format", "encoding", "delimiter"}
 _CATEGORY_KEYS = {"path", "from", "to"}
 _CATALOG_KEYS = {"path", "format", "encoding", "delimiter", "profile", "fields", "trim",
-                 "group_by", "split", "options", "units", "translations"}
+                 "group_by", "split", "options", "units", "translations",
+                 "short_rows"}
 _OPTIONS_KEYS = {"names", "values", "separator", "map"}
 _UNIT_KEYS = {"value", "unit"}
 _TRANSLATION_KEYS = {"path", "key", "locale", "fields", "format", "encoding", "delimiter"}
@@ -58,6 +59,7 @@ class CatalogConfig:
     delimiter: str | None = None
     profile: str = "auto"    # shop-export profile (feedsync/profiles), "auto" or "none"
     mapping: MappingConfig = field(default_factory=lambda: MappingConfig())
+    short_rows: Literal["error", "pad"] = "error"  # a row with fewer cells than the header
 
 
 @dataclass(frozen=True)
@@ -330,10 +332,15 @@ def _catalog(raw: Any, base: Path, where: str) -> CatalogConfig:
     if profile not in ("auto", "none") and profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}", file=where, key="catalog.profile",
                           tip="profiles: auto, none, " + ", ".join(sorted(PROFILES)))
+    short_rows = raw.get("short_rows", "error")
+    if short_rows not in ("error", "pad"):
+        raise ConfigError("short_rows is error or pad", file=where, key="catalog.short_rows",
+                          tip="pad: a row with fewer cells than the header is read with "
+                              "empty cells at its end")
     return CatalogConfig(
         path=_path(path, base, where, "catalog.path") if path is not None else None,
         format=fmt, encoding=encoding, delimiter=delimiter, profile=profile,
-        mapping=_mapping_config(raw, base, where))
+        mapping=_mapping_config(raw, base, where), short_rows=short_rows)
 
 
 def _mapping_config(raw: Mapping[str, Any], base: Path, where: str) -> MappingConfig:

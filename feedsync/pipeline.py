@@ -124,7 +124,7 @@ class Run:
         catalog = self.config.catalog
         return open_catalog(self.catalog, SourceOptions(
             format=catalog.format, encoding=catalog.encoding, delimiter=catalog.delimiter,
-            trim=catalog.mapping.trim))
+            trim=catalog.mapping.trim, short_rows=catalog.short_rows))
 
     def records(self, source: Any) -> Iterator[Record | RowProblem]:
         """The catalog's records through its profile, with progress measured in bytes."""

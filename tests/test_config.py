@@ -237,3 +237,14 @@ def test_parse_config_without_a_file_resolves_against_cwd(tmp_path: Path,
     with pytest.raises(ConfigError) as caught:
         parse_config({"ouput_dir": "x"})
     assert caught.value.file == "<config>"
+
+
+def test_short_rows_takes_error_or_pad(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("version: 1\ncatalog: {path: c.csv, short_rows: pad}\n", encoding="utf-8")
+    assert load_config(good).catalog.short_rows == "pad"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\ncatalog: {path: c.csv, short_rows: yes}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(bad)
+    assert caught.value.key == "catalog.short_rows"

@@ -284,3 +284,17 @@ def test_prestashop_ean13_keeps_leading_zeros() -> None:
     eans = Counter(r.data["EAN13"][:4] for r in
                    records(read(DATA / "prestashop" / "combinations_import.csv")))
     assert eans["0000"] > 0
+
+
+def test_short_rows_pad_fills_missing_trailing_cells(tmp_path: Path) -> None:
+    """catalog.short_rows: pad (Spree's variant rows omit their trailing empty cells)."""
+    path = tmp_path / "short.csv"
+    path.write_text("id,title,color,size\nA1,Mug\nA2,Cup,red,L\nA3,Pot,blue,M,extra\n",
+                    encoding="utf-8")
+    strict = list(open_catalog(path).records())
+    assert [type(i) for i in strict] == [RowProblem, Record, RowProblem]
+    padded = list(open_catalog(path, SourceOptions(short_rows="pad")).records())
+    assert isinstance(padded[0], Record)
+    assert padded[0].data == {"id": "A1", "title": "Mug", "color": "", "size": ""}
+    assert padded[0].line == 2
+    assert isinstance(padded[2], RowProblem) and padded[2].code == "row-ragged"  # too many

@@ -85,6 +85,7 @@ def open_catalog(path: Path | str, options: SourceOptions = SourceOptions()) -> 
     found = probe(Path(path), options)
     source = FORMATS[found.format](found)
     source.trim = options.trim
+    source.pad_short_rows = options.short_rows == "pad"
     return source
 
 

@@ -36,6 +36,9 @@ class SourceOptions:
     encoding: str | None = None
     delimiter: str | None = None
     trim: bool = False  # strip padding around cells (catalog.trim; header names always)
+    # "pad": a row with fewer cells than the header gets empty cells at its end (exports
+    # that drop a row's trailing empty cells, e.g. Spree's variant rows); "error": row-ragged.
+    short_rows: Literal["error", "pad"] = "error"
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class FileSource:
     """Opens the file, tracks progress, and wraps I/O errors; subclasses parse."""
 
     trim: bool = False  # strip padding around cells (CSV/TSV; catalog.trim)
+    pad_short_rows: bool = False  # CSV/TSV; catalog.short_rows: pad
 
     def __init__(self, probe: Probe) -> None:
         self.path = probe.path

@@ -8,7 +8,8 @@
   Cells stay strings, exactly as written (leading zeros in GTINs are kept).
 - Lines that are blank, or rows whose cells are all empty, are skipped.
 - Row problems (yielded in place of the row, the rest of the file still loads):
-  ``row-ragged`` (more or fewer cells than the header), ``row-undecodable`` (bytes that are
+  ``row-ragged`` (more or fewer cells than the header; with ``short_rows="pad"`` a row
+  with fewer cells is read with empty cells at its end), ``row-undecodable`` (bytes that are
   not valid in the encoding; the message gives the byte offset), ``row-unterminated-quote``
   (a quote never closed before the end of the file: the lines after the row's first line
   are then read again as rows), ``row-field-too-large`` (a cell over the csv module's
@@ -219,6 +220,8 @@ class _Rows:
         if not any(cell.strip() for cell in row):
             return None, None
         width = len(self.header.names) if self.header else 0
+        if 0 < len(row) < width and self.source.pad_short_rows:
+            row = [*row, *([""] * (width - len(row)))]
         if len(row) != width:
             return self._problem(
                 start, "row-ragged",
