@@ -34,7 +34,7 @@ _REPORT_KEYS = {"html"}
 _SUPPLEMENTAL_KEYS = {"path", "key", "columns", "mode", "format", "encoding", "delimiter"}
 _CATEGORY_KEYS = {"path", "from", "to"}
 _CATALOG_KEYS = {"path", "format", "encoding", "delimiter", "profile", "fields", "trim",
-                 "group_by", "split", "options", "units", "translations",
+                 "group_by", "group_empty", "split", "options", "units", "translations",
                  "short_rows"}
 _OPTIONS_KEYS = {"names", "values", "separator", "map"}
 _UNIT_KEYS = {"value", "unit"}
@@ -101,6 +101,7 @@ class MappingConfig:
     fields: Mapping[str, str] = field(default_factory=dict)  # attribute <- column/expression
     trim: bool = True
     group_by: str | None = None
+    group_empty: str = "skip"  # a row whose group key is empty: "skip" it, or "continue"
     split: Mapping[str, str] = field(default_factory=dict)   # attribute -> separator
     options: OptionsConfig | None = None
     units: Mapping[str, UnitField] = field(default_factory=dict)
@@ -350,6 +351,15 @@ def _mapping_config(raw: Mapping[str, Any], base: Path, where: str) -> MappingCo
     if not isinstance(trim, bool):
         raise ConfigError("trim is true or false", file=where, key="catalog.trim")
     group_by = _optional_text(raw.get("group_by"), where, "catalog.group_by")
+    group_empty = raw.get("group_empty", "skip")
+    if group_empty not in ("skip", "continue"):
+        raise ConfigError(f"group_empty is skip or continue, not {group_empty!r}", file=where,
+                          key="catalog.group_empty",
+                          tip="continue: a row with an empty group_by cell belongs to the "
+                              "group above it (exports that write the key on the master row "
+                              "only)")
+    if "group_empty" in raw and group_by is None:
+        raise ConfigError("group_empty needs group_by", file=where, key="catalog.group_empty")
     split = _text_mapping(raw.get("split", {}), where, "catalog.split")
     for attribute, separator in split.items():
         if not separator:
@@ -367,7 +377,7 @@ def _mapping_config(raw: Mapping[str, Any], base: Path, where: str) -> MappingCo
         units[str(attribute)] = UnitField(spec["value"], spec["unit"])
     return MappingConfig(
         fields=_text_mapping(raw.get("fields", {}), where, "catalog.fields"),
-        trim=trim, group_by=group_by, split=split,
+        trim=trim, group_by=group_by, group_empty=group_empty, split=split,
         options=_options(raw.get("options"), where), units=units,
         translations=_translations(raw.get("translations"), base, where))
 

@@ -406,6 +406,8 @@ class RowMapper:
             rows += 1
             value = item.data.get(column, "")
             value = value.strip() if isinstance(value, str) else str(value)
+            if not value and master is not None and self.config.group_empty == "continue":
+                value = key  # the export writes the key on the group's master row only
             if not value:
                 yield RowProblem(item.file, item.line, "group-key-empty",
                                  f"the {column!r} cell (catalog.group_by) is empty; the row "

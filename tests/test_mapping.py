@@ -160,6 +160,42 @@ def test_an_empty_group_key_is_a_row_issue(tmp_path: Path) -> None:
     assert "A1-M" not in feed_items(tmp_path / "out" / "google.xml")
 
 
+def test_group_empty_continue_puts_a_keyless_row_in_the_group_above(tmp_path: Path) -> None:
+    """Exports that write the key on the master row only (Vendure): the variant rows below
+    it carry an empty key and still belong to that master."""
+    catalog = PADDED.replace("A1-M ,             ,shirt   ", "A1-M ,             ,        ")
+    config = CONFIG.replace("  group_by: slug\n", "  group_by: slug\n  group_empty: continue\n")
+    code, report, stderr = _build(tmp_path, _setup(tmp_path, catalog=catalog, config=config))
+    assert code == ExitCode.OK, stderr
+    items = feed_items(tmp_path / "out" / "google.xml")
+    assert items["A1-M"].findtext(G + "item_group_id") == "shirt"
+    assert items["A1-M"].findtext(G + "title") == items["A1-S"].findtext(G + "title") == \
+        "Blue shirt"
+    assert "A1" not in items  # the price-0 master is still dropped
+
+
+def test_group_empty_continue_cannot_start_a_group(tmp_path: Path) -> None:
+    # A keyless first row has no group above it: still a row issue, not a guess.
+    lines = PADDED.splitlines(keepends=True)
+    catalog = lines[0] + lines[1].replace(",shirt   ,", ",        ,", 1) + "".join(lines[2:])
+    config = CONFIG.replace("  group_by: slug\n", "  group_by: slug\n  group_empty: continue\n")
+    code, _, stderr = _build(tmp_path, _setup(tmp_path, catalog=catalog, config=config))
+    assert code == ExitCode.OK, stderr
+    problems = [json.loads(line) for line in
+                (tmp_path / "out" / "catalog.issues.jsonl").read_text().splitlines()]
+    assert [(p["code"], p["line"]) for p in problems if p["code"] == "group-key-empty"] == \
+        [("group-key-empty", 2)]
+
+
+def test_group_empty_takes_skip_or_continue_and_needs_group_by(tmp_path: Path) -> None:
+    bad = CONFIG.replace("  group_by: slug\n", "  group_by: slug\n  group_empty: inherit\n")
+    code, _, stderr = _build(tmp_path, _setup(tmp_path, config=bad))
+    assert code == ExitCode.USAGE and "catalog.group_empty" in error_line(stderr)
+    alone = CONFIG.replace("  group_by: slug\n", "  group_empty: continue\n")
+    code, _, stderr = _build(tmp_path, _setup(tmp_path, config=alone))
+    assert code == ExitCode.USAGE and "needs group_by" in error_line(stderr)
+
+
 def test_a_group_key_empty_on_every_row_is_a_config_error(tmp_path: Path) -> None:
     config = _setup(tmp_path, config=CONFIG.replace("group_by: slug", "group_by: optionGroups")
                     .replace("  options: {names: optionGroups, values: optionValues, "
