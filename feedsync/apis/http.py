@@ -38,7 +38,7 @@ from feedsync.errors import ConfigError, PublishFatal, PublishRetryable
 from feedsync.publishers.common import Deadline, backoff_delay, describe
 
 # The HTTP publisher's reading of Retry-After and of "the request never left" (one place).
-from feedsync.publishers.http import _never_sent, _retry_after
+from feedsync.publishers.http import _never_sent, _retry_after, read_head
 from feedsync.secrets import quote_reply, redact, scrub_exception
 
 log = logging.getLogger("feedsync.api")
@@ -251,7 +251,7 @@ class ApiClient:
                 if 200 <= response.status_code < 300:
                     body = _read_capped(response, max_body, url)
                 else:
-                    body = _read_head(response, min(max_body, MAX_ERROR_BODY))
+                    body = read_head(response, min(max_body, MAX_ERROR_BODY))
             finally:
                 response.close()
         except requests.RequestException as exc:
@@ -278,19 +278,6 @@ def _read_capped(response: requests.Response, limit: int, url: str) -> bytes:
             raise PublishRetryable(f"the reply from {shown(url)} is over {limit:,} bytes; "
                                    "not read further")
         chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _read_head(response: requests.Response, limit: int) -> bytes:
-    """The first ``limit`` bytes of an error reply; the rest is left unread (the caller
-    closes the response, which drops the connection instead of draining it)."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(16 * 1024):
-        chunks.append(chunk[: limit - size])
-        size += len(chunks[-1])
-        if size >= limit:
-            break
     return b"".join(chunks)
 
 

@@ -304,7 +304,8 @@ class HttpPublisher:
                 )
                 try:
                     return _Reply(response.status_code, response.headers,
-                                  _read_head(response, MAX_ERROR_BODY), url)
+                                  read_head(response, MAX_ERROR_BODY).decode(
+                                      response.encoding or "utf-8", "replace"), url)
                 finally:
                     response.close()
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
@@ -390,9 +391,10 @@ class HttpPublisher:
         return quote_reply(reply.body, SNIPPET)
 
 
-def _read_head(response: requests.Response, limit: int) -> str:
-    """At most ``limit`` bytes of a streamed reply, decoded; the rest is never read (the
-    connection is closed, not drained)."""
+def read_head(response: requests.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of a streamed reply; the rest is never read (the caller
+    closes the response, which drops the connection instead of draining it). The API
+    client reads its error replies with it too."""
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_content(16 * 1024):
@@ -400,4 +402,4 @@ def _read_head(response: requests.Response, limit: int) -> str:
         size += len(chunks[-1])
         if size >= limit:
             break
-    return b"".join(chunks).decode(response.encoding or "utf-8", "replace")
+    return b"".join(chunks)
