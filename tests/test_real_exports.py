@@ -18,10 +18,9 @@ import pytest
 from lxml import etree
 
 from feedsync.errors import ExitCode
-from tests.helpers import invoke_cli
+from tests.helpers import G, invoke_cli
 
 DATA = Path(__file__).parent / "data"
-G = "{http://base.google.com/ns/1.0}"
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 

@@ -512,6 +512,8 @@ def _as_list(value: Any, separator: str) -> list[str]:
 def _as_text(value: Any) -> str:
     """A single-valued field's text. A list (``split_values``, a slice, ``map``) is
     joined with ``,``, never written as Python's ``['a', 'b']``."""
+    if type(value) is str:  # nearly every value: skip the checks below
+        return value
     if value is None or value is False:
         return ""
     if value is True:
