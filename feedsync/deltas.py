@@ -35,6 +35,7 @@ point never applies a delta twice.
 
 from __future__ import annotations
 
+import binascii
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -76,8 +77,15 @@ def sink_line(key: str, digest: bytes, record: bytes) -> bytes:
     The key is JSON so it never holds a raw tab or newline; the hash is over the record's
     bytes, which the sink writes with a fixed field order.
     """
-    return b"%s\t%s\t%s\n" % (json.dumps(key, ensure_ascii=False).encode("utf-8"),
-                              digest.hex().encode("ascii"), record)
+    return b"%s\t%s\t%s\n" % (_json_key(key), digest.hex().encode("ascii"), record)
+
+
+def _json_key(key: str) -> bytes:
+    """``json.dumps(key, ensure_ascii=False)`` as UTF-8; nearly every key needs no escape
+    (printable, no quote or backslash), and then it is the key between quotes."""
+    if key.isprintable() and '"' not in key and "\\" not in key:
+        return b'"' + key.encode("utf-8") + b'"'
+    return json.dumps(key, ensure_ascii=False).encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +199,10 @@ def _sink_rows(handle: BinaryIO, counter: list[int]) -> Iterator[tuple[str, byte
     for line in handle:
         key_part, digest, _ = line.split(b"\t", 2)
         counter[0] += 1
-        yield json.loads(key_part), bytes.fromhex(digest.decode("ascii")), off, len(line)
+        # A key with no escape in it is its bytes between the quotes (see _json_key).
+        key = (key_part[1:-1].decode("utf-8") if b"\\" not in key_part
+               else json.loads(key_part))
+        yield key, binascii.unhexlify(digest), off, len(line)
         off += len(line)
 
 

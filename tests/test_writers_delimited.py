@@ -122,7 +122,7 @@ def test_rows_joined_by_hand_equal_the_csv_writers() -> None:
         for _ in range(5000):
             item = {f"c{i}": "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5)))
                     for i in range(4)}
-            row, quote_all = writer._row(item)
+            row, _, quote_all = writer._row(item)
             expected = io.StringIO(newline="")
             csv.writer(expected, delimiter=delimiter, lineterminator="\n",
                        quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL).writerow(row)

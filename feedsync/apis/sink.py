@@ -34,8 +34,12 @@ def digest(record: bytes) -> bytes:
     return hashlib.blake2b(record, digest_size=16).digest()
 
 
+# One encoder for every record: json.dumps with arguments builds a new one per call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dumps(record: Mapping[str, Any]) -> bytes:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODE(record).encode("utf-8")
 
 
 class ApiSink:
@@ -56,7 +60,7 @@ class ApiSink:
         self._handle = handle
 
     def encode(self, item: Mapping[str, Any]) -> bytes:
-        values = {header: item[name] for name, header in self._names if item.get(name)}
+        values = {header: value for name, header in self._names if (value := item.get(name))}
         key, record = self._convert(values)
         data = dumps(record)
         return sink_line(key, digest(data), data)

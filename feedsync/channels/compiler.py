@@ -189,6 +189,29 @@ class ExpressionCompiler:
         return (frozenset(n.name for n in [*names, *tree.find_all(nodes.Name)]),
                 frozenset(f.name for f in [*filters, *tree.find_all(nodes.Filter)]))
 
+    def empty_input(self, text: str, where: str) -> str | None:
+        """The product attribute whose emptiness alone makes ``text`` empty, or None.
+
+        That is a chain of filters over ``product.X`` where each filter gives the same
+        result for an empty value whatever its arguments (``EMPTY_STABLE``), and the
+        arguments are plain look-ups that cannot fail. ``map`` then skips the chain when
+        ``product.X`` is ``""``: most fields of most products are empty (issue 16).
+        """
+        node: nodes.Node | None = self._parse(text, where)
+        if not isinstance(node, nodes.Filter):
+            return None
+        while isinstance(node, nodes.Filter):
+            if (node.name not in EMPTY_STABLE or node.kwargs or node.dyn_args is not None
+                    or node.dyn_kwargs is not None
+                    or self.env.filters.get(node.name) is not FEED_FILTERS[node.name]
+                    or not all(_plain_lookup(a) for a in node.args)):
+                return None
+            node = node.node
+        if (isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name)
+                and node.node.name == "product" and not node.attr.startswith("_")):
+            return node.attr
+        return None
+
     def _parse(self, text: str, where: str) -> nodes.Expr:
         try:
             template = self.env.parse("{{ (" + text + ") }}")
@@ -352,6 +375,25 @@ class ExpressionCompiler:
 
     def _n_Tuple(self, node: nodes.Tuple) -> str:
         return "(" + "".join(self._node(n) + ", " for n in node.items) + ")"
+
+
+# Filters whose result for "" and for [] does not depend on their arguments (see
+# ``ExpressionCompiler.empty_input``). Not ``truncate_words`` (a negative length gives its
+# ``end``), ``replace`` or ``regex_replace`` (an empty match is replaced), ``center``.
+EMPTY_STABLE = frozenset({"plain_text", "single_line", "trim", "lower", "upper",
+                          "enum_value", "money", "split_values", "remove", "yes_no",
+                          "stock_availability", "join_values", "limit"})
+
+
+def _plain_lookup(node: nodes.Node) -> bool:
+    """A constant, ``name.attr`` or ``a or b`` of those: evaluating it cannot fail."""
+    if isinstance(node, nodes.Const):
+        return True
+    if isinstance(node, nodes.Getattr):
+        return isinstance(node.node, nodes.Name) and node.node.name != "item"
+    if isinstance(node, nodes.Or):
+        return _plain_lookup(node.left) and _plain_lookup(node.right)
+    return False
 
 
 def _is_text(node: nodes.Node) -> bool:

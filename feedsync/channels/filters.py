@@ -21,8 +21,8 @@ from feedsync.errors import TemplateError
 _TAG = re.compile(r"<[A-Za-z/!?][^>]*>")
 _BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/li|/h[1-6]|/tr|p|div|li|h[1-6])\b[^>]*>", re.I)
 _SCRIPT = re.compile(r"<\s*(script|style)\b.*?<\s*/\s*\1\s*>", re.I | re.S)
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
-_BLANK_LINES = re.compile(r"\s*\n\s*")
+# Whitespace that collapses to one space within a line (a line break is kept apart).
+_SPACE_CHARS = "\t\r\f\v\u00a0"
 _PLAIN_CACHE: dict[int, tuple[str, str]] = {}
 _MONEY = re.compile(r"^\s*([+-]?\d+(?:([.,])\d+)?)\s*([A-Za-z]{3})?\s*$")
 
@@ -53,14 +53,30 @@ def _plain_text(value: Any) -> str:
     """
     text = value if type(value) is str else _text(value)
     if "<" not in text and "&" not in text:
-        return text.strip() if "  " not in text else _SPACES.sub(" ", text).strip()
+        return text.strip() if "  " not in text else _collapse_spaces(text).strip()
     if "<" in text:
         text = _SCRIPT.sub(" ", text)
         text = _BLOCK_TAG.sub("\n", text)
         text = _TAG.sub("", text)
-    text = html.unescape(text)
-    text = _SPACES.sub(" ", text)
-    return _BLANK_LINES.sub("\n", text).strip()
+    text = _collapse_spaces(html.unescape(text))
+    if "\n" not in text:
+        return text.strip()
+    # Each line trimmed, blank lines dropped: what ``re.sub(r"\s*\n\s*", "\n")`` does.
+    return "\n".join(line for line in (part.strip() for part in text.split("\n")) if line)
+
+
+def _collapse_spaces(text: str) -> str:
+    """Every run of spaces, tabs, CRs, form feeds and no-break spaces as one space.
+
+    String methods, not a regex: ``[ \t…]+`` matched at every single space of a
+    description and was the largest cost of ``plain_text`` (~20 µs of ~25).
+    """
+    for char in _SPACE_CHARS:
+        if char in text:
+            text = text.replace(char, " ")
+    while "  " in text:
+        text = text.replace("  ", " ")
+    return text
 
 
 def single_line(value: Any) -> str:

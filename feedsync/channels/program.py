@@ -106,11 +106,34 @@ class CompiledChannel:
             self.fast_fields[spec.name] = fast
             if fast and memo_key(spec) in self._shared and self._product_only(spec):
                 source = self._memoised(compiler, spec, source)
+            if fast:
+                source = self._skip_when_empty(compiler, spec, source)
             lines.append(f"        {spec.name!r}: {source},")
         lines.append("    }")
         return build_function("map_item", "\n".join(lines), compiler.tables, self.name,
                               {"_L": _as_list, "_T": _as_text, "_M": _memo,
-                               "_ML": _memo_list})
+                               "_ML": _memo_list, "_get": dict.get})
+
+    def _skip_when_empty(self, compiler: ExpressionCompiler, spec: FieldSpec,
+                         source: str) -> str:
+        """``source`` guarded by the test that its one input is empty, where that alone
+        decides the value (``empty_input``); the value for that case is computed now."""
+        attribute = compiler.empty_input(spec.value, self.where(spec))
+        if attribute is None:
+            return source
+        try:
+            empty = self.field_function(spec.name)(Product(), Data(), Data(), Data())
+        except Exception:  # noqa: BLE001 - then the field is always computed, as before
+            return source
+        if isinstance(empty, str) and not empty:
+            literal = "''"
+        elif isinstance(empty, list) and not empty:
+            literal = "[]"  # a new list each time: cleaning changes lists in place
+        else:
+            return source
+        # ``get``: a missing attribute (most of them) without Product.__missing__'s call.
+        key = compiler.tables.const(attribute)
+        return f"({literal} if _get(product, {key}, '') == '' else {source})"
 
     def _product_only(self, spec: FieldSpec) -> bool:
         """True when a value depends on the product alone, through pure filters: the
@@ -400,7 +423,7 @@ class CompiledChannel:
     def _drop_illegal(self, item: dict[str, Any], product: Product, ref: str,
                       issues: list[Issue]) -> None:
         _replace_all(item, _XML_ILLEGAL, "", lambda name, value: issues.append(
-            self._cleaned(name, value, product, ref)))
+            self._cleaned(name, value, product, ref)), _XML_ILLEGAL.search)
 
     def _drop_breaks(self, item: dict[str, Any], product: Product, ref: str,
                      issues: list[Issue]) -> None:
@@ -442,12 +465,20 @@ def failure_of(exc: Exception, where: str, field: str | None) -> Failure:
     return Failure(where, field, f"{type(exc).__name__}: {exc}")
 
 
+def _has_break(text: str) -> bool:
+    return "\n" in text or "\t" in text or "\r" in text
+
+
 def _replace_all(item: dict[str, Any], pattern: re.Pattern[str], replacement: str,
-                 report: Callable[[str, str], Any]) -> None:
-    """Replace ``pattern`` in every value of ``item`` in place; report each value changed."""
+                 report: Callable[[str, str], Any],
+                 present: Callable[[str], object] = _has_break) -> None:
+    """Replace ``pattern`` in every value of ``item`` in place; report each value changed.
+
+    ``present(text)`` says whether the pattern occurs at all (for line breaks, three
+    ``in`` tests cost a tenth of the regex scan)."""
     # One scan of all the text first: nearly every item has nothing to replace. (The
     # patterns match single characters, so joining cannot make or hide a match.)
-    if not pattern.search("".join(
+    if not present("".join(
             v if type(v) is str else "".join(v) for v in item.values())):
         return
     for name, value in item.items():
