@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedsync.channels.compiler import Data, ExpressionCompiler, make_environment
-from feedsync.channels.filters import _BLOCK_TAG, _SCRIPT, _TAG, plain_text
+from feedsync.channels.filters import _BLOCK_TAG, _SCRIPT, _TAG, money, plain_text
 from feedsync.channels.loader import ChannelLibrary
 from feedsync.channels.program import CompiledChannel
 from feedsync.deltas import _sink_rows, sink_line
@@ -182,3 +182,34 @@ def test_sink_keys_written_and_read_back_are_the_same(key: str) -> None:
     assert line.split(b"\t", 1)[0] == json.dumps(key, ensure_ascii=False).encode("utf-8")
     ((read, digest, offset, length),) = list(_sink_rows(io.BytesIO(line), [0]))
     assert (read, digest, offset, length) == (key, b"\x01" * 16, 0, len(line))
+
+
+def money_filter_oracle(text: str, currency: str, decimals: int = 2) -> str:
+    """The money filter as first written: every amount through Decimal."""
+    from decimal import Decimal
+
+    if not text:
+        return ""
+    match = re.match(r"^\s*([+-]?\d+(?:([.,])\d+)?)\s*([A-Za-z]{3})?\s*$", text)
+    if match is None:
+        return text
+    amount_text, separator, own_currency = match.groups()
+    unit = (own_currency or currency).upper()
+    formatted = f"{Decimal(amount_text.replace(',', '.')):.{decimals}f}"
+    if formatted.startswith("-") and not formatted.strip("-0.,"):
+        formatted = formatted[1:]
+    if separator == ",":
+        formatted = formatted.replace(".", ",")
+    return f"{formatted} {unit}" if unit else formatted
+
+
+filter_amounts = st.one_of(
+    st.from_regex(r"[+-]?[0-9]{1,5}([.,][0-9]{1,4})?( ?[A-Za-z]{3})?", fullmatch=True),
+    st.sampled_from(["0.00", "00.10", "386.55", "٣.٥٠", "1.5", " 2.50 ", "-0.00", "7.99"]))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(filter_amounts, st.sampled_from(["USD", "eur", ""]), st.sampled_from([2, 0, 3]))
+def test_money_filter_equals_the_decimal_form(text: str, currency: str,
+                                              decimals: int) -> None:
+    assert money(text, currency, decimals) == money_filter_oracle(text, currency, decimals)

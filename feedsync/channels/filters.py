@@ -25,6 +25,7 @@ _SCRIPT = re.compile(r"<\s*(script|style)\b.*?<\s*/\s*\1\s*>", re.I | re.S)
 _SPACE_CHARS = "\t\r\f\v\u00a0"
 _PLAIN_CACHE: dict[int, tuple[str, str]] = {}
 _MONEY = re.compile(r"^\s*([+-]?\d+(?:([.,])\d+)?)\s*([A-Za-z]{3})?\s*$")
+_CENTS = re.compile(r"(?:0|[1-9][0-9]*)\.[0-9]{2}")  # formats as itself with 2 decimals
 
 
 def plain_text(value: Any) -> str:
@@ -108,6 +109,10 @@ def money(value: Any, currency: Any = "", decimals: int = 2) -> str:
     text = value if type(value) is str else _text(value)
     if not text:
         return ""
+    if decimals == 2 and _CENTS.fullmatch(text):
+        # ``386.55``, the common case, is already what Decimal would format: no Decimal.
+        unit = _text(currency).upper()
+        return f"{text} {unit}" if unit else text
     match = _MONEY.match(text)
     if match is None:
         return text
