@@ -240,3 +240,45 @@ def test_push_uploads_every_part_over_sftp(tmp_path: Path, sshd: Sshd, sftp_dir:
     build(_catalog(tmp_path, 5), ["gsmall"], local, _config(templates, gsmall={}))
     for name in names:
         assert (sftp_dir / name).read_bytes() == (local / name).read_bytes()
+
+
+def test_finished_parts_are_written_out_and_closed_at_once(tmp_path: Path) -> None:
+    """A finished part holds no write buffer while later parts are written (a 1M-product
+    Amazon feed has 239 parts, and an open 1 MB buffer each made memory grow with the
+    catalog); the set is still committed, or dropped, as one."""
+    from feedsync.fileio import AtomicFile
+    from feedsync.writers.base import Column, Layout
+    from feedsync.writers.jsonl import JsonLinesWriter
+    from feedsync.writers.split import FileLimits, SplitWriter
+
+    layout = Layout(columns=(Column(name="id", header="id"),))
+    path = tmp_path / "feed.jsonl"
+    writer = SplitWriter(JsonLinesWriter(layout),
+                         FileLimits("test", items=2, items_source=SOURCE, several=True), path)
+    first = AtomicFile(path)
+    writer.start(first.open())
+    for n in range(7):
+        writer.write({"id": f"P-{n}"})
+        finished = writer.files[:-1]
+        assert all(f.handle is None for f in finished)          # sealed: no buffer held
+        assert all(f.temp_path is not None and f.temp_path.exists() for f in finished)
+    writer.finish()
+    assert len(writer.files) == 3 and writer.files[-1].handle is not None
+    assert not (tmp_path / "feed-0002.jsonl").exists()          # nothing visible yet
+    for atomic in [first, *writer.files]:
+        atomic.commit()
+    lines = [json.loads(line)["id"] for n in range(1, 5)
+             for line in part_path(path, n).read_text().splitlines()]
+    assert lines == [f"P-{n}" for n in range(7)]
+    assert temp_files(tmp_path) == []
+
+
+def test_a_sealed_part_is_dropped_by_abort(tmp_path: Path) -> None:
+    from feedsync.fileio import AtomicFile
+
+    atomic = AtomicFile(tmp_path / "part.csv")
+    atomic.open().write(b"a,b\n")
+    atomic.seal()
+    assert atomic.handle is None and atomic.temp_path is not None
+    atomic.abort()
+    assert list(tmp_path.iterdir()) == []

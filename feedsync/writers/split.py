@@ -250,6 +250,8 @@ class SplitWriter:
         if not self.limits.several:
             raise self._refusal(part, size)
         self.finish()
+        if self.files:
+            self.files[-1].seal()  # a finished part keeps its temp file, not its buffer
         path = part_path(self.parts[0].path, len(self.parts) + 1)
         handle: BinaryIO = _Discard()  # type: ignore[assignment]
         if not self.discard:
