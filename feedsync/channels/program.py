@@ -430,7 +430,7 @@ class CompiledChannel:
         _replace_all(item, _BREAKS, " ", lambda name, value: issues.append(
             CODES["line-break-removed"].issue(
                 channel=self.name, product_id=ref, file=product.file, line=product.line,
-                field=name, value=_short(value), source=self.spec.docs)))
+                field=name, value=_short(value), source=self.spec.docs)), _has_break)
 
     def _cleaned(self, name: str, value: str, product: Product, ref: str) -> Issue:
         bad = _XML_ILLEGAL.search(value)
@@ -471,7 +471,7 @@ def _has_break(text: str) -> bool:
 
 def _replace_all(item: dict[str, Any], pattern: re.Pattern[str], replacement: str,
                  report: Callable[[str, str], Any],
-                 present: Callable[[str], object] = _has_break) -> None:
+                 present: Callable[[str], object]) -> None:
     """Replace ``pattern`` in every value of ``item`` in place; report each value changed.
 
     ``present(text)`` says whether the pattern occurs at all (for line breaks, three
