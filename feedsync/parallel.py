@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from itertools import chain
@@ -35,6 +36,7 @@ from feedsync.core import ChannelTarget, Outcome
 from feedsync.model import Product, Record, RowProblem
 
 if TYPE_CHECKING:
+    import multiprocessing.pool
     from multiprocessing.pool import AsyncResult
 
     from feedsync.pipeline import Pending, Run
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 BATCH = 400
 MIN_BYTES = 8 << 20          # below ~8 MB the pool costs more than it saves
 MAX_AUTO_JOBS = 4
+STOP_WAIT = 10.0             # seconds an error waits for the batches in flight
 
 log = logging.getLogger("feedsync.parallel")
 
@@ -89,8 +92,8 @@ def run_parallel(run: Run, records: Iterable[Record | RowProblem], jobs: int) ->
     _RUN = run  # the workers get their copy of the run (compiled channels) at the fork
     pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_init_worker)
     _RUN = None
+    pending: deque[AsyncResult[Result]] = deque()
     try:
-        pending: deque[AsyncResult[Result]] = deque()
         for batch in _batches(chain(head, stream)):
             pending.append(pool.apply_async(_work, (batch,)))
             if len(pending) >= 2 * jobs:
@@ -100,9 +103,25 @@ def run_parallel(run: Run, records: Iterable[Record | RowProblem], jobs: int) ->
         pool.close()
         pool.join()
     except BaseException:
-        pool.terminate()
-        pool.join()
+        _stop(pool, pending)
         raise
+
+
+def _stop(pool: multiprocessing.pool.Pool, pending: Iterable[AsyncResult[Result]]) -> None:
+    """Stop the pool after an error (a refusal, a signal, a worker's exception).
+
+    ``Pool.terminate`` joins the thread that feeds batches to the workers, and that thread
+    may be blocked mid-write of a batch into the pipe of the workers terminate has just
+    killed: the run then hangs for ever (seen with the catalog-changed refusal, 2 runs in
+    8 of tests/test_hostile_catalog_rewrite.py). The batches in flight (at most 2 × jobs)
+    are let finish first, so the feeder is idle when terminate runs.
+    """
+    pool.close()
+    deadline = time.monotonic() + STOP_WAIT
+    for result in pending:
+        result.wait(max(0.0, deadline - time.monotonic()))
+    pool.terminate()
+    pool.join()
 
 
 def _head(run: Run, stream: Iterator[Record | RowProblem]) -> list[Record | RowProblem]:
