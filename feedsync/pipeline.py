@@ -19,6 +19,7 @@ from feedsync import parallel, profiles
 from feedsync.channels.compiler import Data
 from feedsync.channels.program import XML_ILLEGAL
 from feedsync.codes import CODES
+from feedsync.collector import tuned_for_pass
 from feedsync.config import Config
 from feedsync.controls import CatalogControls
 from feedsync.core import (
@@ -227,10 +228,11 @@ class Run:
         records = self.records(source)
         bytes_total = self._bytes[1]
         jobs = parallel.jobs_for(self, bytes_total)
-        if jobs > 1:
-            parallel.run_parallel(self, records, jobs)
-        else:
-            self._run_serial(records)
+        with tuned_for_pass():
+            if jobs > 1:
+                parallel.run_parallel(self, records, jobs)
+            else:
+                self._run_serial(records)
         if self.progress is not None:
             self.progress(Progress(self.report.products_read, bytes_total, bytes_total))
         self.report.controls = self.controls.finish()
