@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +23,13 @@ from feedsync.channels.loader import ChannelLibrary
 from feedsync.channels.program import CompiledChannel
 from feedsync.deltas import _sink_rows, sink_line
 from feedsync.model import Product
-from feedsync.rules.checks import CHECKS, gtin_check_digit_ok
+from feedsync.rules.checks import (
+    _EXCLUDES,
+    _FORBIDS,
+    CHECKS,
+    gtin_check_digit_ok,
+    pattern_matcher,
+)
 from feedsync.rules.money import parse_money
 
 _PIECES = [" ", "  ", "\t", "\r", "\n", "\f", "\v", "\u00a0", "\u3000", "\u2028", "\x85",
@@ -128,6 +135,52 @@ def test_private_use_check_equals_the_scan(text: str) -> None:
     match = re.search("[\ue000-\uf8ff]", text)
     expected = f"contains private-use character U+{ord(match.group()):04X}" if match else None
     assert CHECKS["no_private_use"].factory({})(text) == expected
+
+
+def _shipped_patterns() -> list[str]:
+    """Every ``pattern`` rule's regex in the shipped channel files."""
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("check") == "pattern":
+                found.add(node["regex"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for path in sorted(TEMPLATES.glob("*/channel.yaml")):
+        walk(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "channel_templates"
+# Look-alikes of the two rewritten shapes that must not be taken for them.
+_TRICKY = [r"(?!.*(a)).*(?!.*(b)).*", r"(?!.*(a)|(b)).*", r"(?!.*(a\))).*",
+           r"(?i)(?!.*(ab|^c$)).*", r"(?!.*([)]x)).*", r"[^é]*x[^ü]*", r"[^é\]]*",
+           r"[^\u00e9-\u00ff]*", r"(?i)[^K]*", r"(?i)[^\u212a]*", r"[^a]*", r"(?m)(?!.*(^b)).*"]
+_PATTERN_TEXT = st.lists(st.sampled_from(
+    ["a", "b", "c", "x", "K", "\u212a", "é", "ü", "]", ")", "\n", "\r", " ", "<p>", "&amp;",
+     "&#9;", "lorem ipsum", "TBD", "N/A", "n/a", "#fff", "Multi", "dummy", "\u00ad", "\u200b",
+     "\U0001f600", "\ufe0f", "0", ".", "USD", "a>b", "> c", ":", "/"]),
+    max_size=12).map("".join)
+
+
+@pytest.mark.parametrize("regex", _shipped_patterns() + _TRICKY)
+@settings(max_examples=400, deadline=None)
+@given(text=_PATTERN_TEXT)
+def test_pattern_matcher_equals_fullmatch(regex: str, text: str) -> None:
+    assert pattern_matcher(regex)(text) is (re.fullmatch(regex, text) is not None)
+
+
+def test_the_channels_forbidding_patterns_take_the_fast_forms() -> None:
+    """The shapes are recognised where they occur (else the test above proves little)."""
+    shipped = _shipped_patterns()
+    assert sum(1 for r in shipped if _FORBIDS.fullmatch(r)) >= 5
+    assert sum(1 for r in shipped if _EXCLUDES.fullmatch(r)) >= 2
+    assert not _EXCLUDES.fullmatch(r"[^é]*x[^ü]*") and not _FORBIDS.fullmatch(r"[^a]*")
 
 
 # --- map: a field whose one input is empty is not computed -------------------------------
