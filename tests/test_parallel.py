@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 from pathlib import Path
 
@@ -101,6 +102,22 @@ def test_worker_errors_keep_their_location(catalog: Path, tmp_path: Path) -> Non
     assert not list((tmp_path / "out").glob("broken.csv"))
 
 
+def _store_stock(catalog: Path, path: Path) -> Path:
+    """Two stores for every third product, one for every fifth (some quantities empty,
+    some not a number), none for the rest."""
+    with catalog.open(newline="", encoding="utf-8") as source, \
+            path.open("w", newline="", encoding="utf-8") as sink:
+        writer = csv.writer(sink)
+        writer.writerow(["store_code", "id", "quantity"])
+        for number, row in enumerate(csv.DictReader(source)):
+            if number % 3 == 0:
+                writer.writerow(["STORE-1", row["id"], number % 7])
+                writer.writerow(["STORE-2", row["id"], "" if number % 2 else "many"])
+            elif number % 5 == 0:
+                writer.writerow(["STORE-3", row["id"], number % 4])
+    return path
+
+
 AMAZON = {"seller_id": "A1EXAMPLE0SELLER", "marketplace_id": "ATVPDKIKX0DER",
           "language_tag": "en_US", "max_messages": 400}
 
@@ -108,9 +125,13 @@ AMAZON = {"seller_id": "A1EXAMPLE0SELLER", "marketplace_id": "ATVPDKIKX0DER",
 def test_amazon_builds_in_parallel_with_the_other_channels(catalog: Path,
                                                            tmp_path: Path) -> None:
     """Amazon's messages are encoded in the workers; the parent numbers them in catalog
-    order, per document of the split feed: the same bytes as a serial build."""
+    order, per document of the split feed: the same bytes as a serial build. Every
+    shipped channel runs, local inventory fanned out per store row (none, one or two a
+    product), so the packed batches (``parallel.Packed``) carry every kind of outcome."""
+    stock = _store_stock(catalog, tmp_path / "stores.csv")
     channels = {"google": {}, "microsoft": {}, "meta": {}, "tiktok": {}, "pinterest": {},
-                "amazon": {"options": {"listings": AMAZON}}}
+                "amazon": {"options": {"listings": AMAZON}},
+                "google_local_inventory": {"stock": {"path": str(stock)}}}
     raw = {"jobs": 2, "defaults": {"currency": "USD"}, "channels": channels}
     run = prepare_run(catalog, [], tmp_path / "probe", parse_config(raw), write=True,
                       command="build")
@@ -126,6 +147,8 @@ def test_amazon_builds_in_parallel_with_the_other_channels(catalog: Path,
             report["channels"].items()})
     assert reports[0] == reports[1]
     assert reports[0]["amazon"]["written"] > 400   # type: ignore[index]
+    local = reports[0]["google_local_inventory"]
+    assert local["written"] > 500 and local["rejected"] > 0, local  # type: ignore[index]
     names = sorted(p.name for p in (tmp_path / "out1").iterdir())
     assert "amazon-listings-0002.json" in names
     assert names == sorted(p.name for p in (tmp_path / "out2").iterdir())
