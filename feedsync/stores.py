@@ -4,7 +4,10 @@ A store stock file can hold a row per product per store, so it can be far larger
 the catalog. It is streamed once into a temporary SQLite index keyed by product id, and
 each catalog product looks up its rows there: memory stays flat however many stores
 there are. The index lives in a private temp directory and is removed at the end.
-Each process (a parallel build's workers included) opens its own connection.
+Each process (a parallel build's workers included) opens its own connection. A Bloom
+filter of the file's ids (2 bytes an id) answers "no rows" without a query for the
+products no store stocks: a query was the largest single cost of a seven-channel
+build's workers where one product in ten has store rows.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class StoreStock:
     _dir: Path = field(init=False)
     _conn: sqlite3.Connection | None = field(default=None, init=False, repr=False)
     _pid: int = field(default=0, init=False, repr=False)
+    _ids: IdFilter = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.stats = StockStats(path=str(self.source))
@@ -87,6 +91,9 @@ class StoreStock:
         self.stats.rows += len(batch)
         conn.execute("CREATE INDEX stock_id ON stock (id)")
         self.stats.ids_in_file = conn.execute("SELECT COUNT(DISTINCT id) FROM stock").fetchone()[0]
+        self._ids = IdFilter(self.stats.ids_in_file)
+        for (product_id,) in conn.execute("SELECT DISTINCT id FROM stock"):
+            self._ids.add(product_id)
         conn.commit()
         conn.close()
         if self.stats.rows == 0:
@@ -95,6 +102,8 @@ class StoreStock:
                               tip=f"it needs columns {self.key!r} and {self.store_column!r}")
 
     def rows_for(self, product_id: str) -> list[dict[str, str]]:
+        if product_id not in self._ids:
+            return []
         if self._conn is None or self._pid != os.getpid():
             # A forked worker must not share the parent's connection.
             self._conn = sqlite3.connect(f"file:{self._db}?mode=ro", uri=True)
@@ -115,3 +124,29 @@ class StoreStock:
             self._conn.close()
         self._conn = None
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class IdFilter:
+    """A Bloom filter of strings: ``key in filter`` is False only for a key never added.
+
+    16 bits a key and two bit positions from one ``hash()`` give ~1.4% false positives
+    (a query that finds nothing). ``hash`` of a string is fixed for the life of a
+    process and its forks (the workers of a parallel build); the filter is never sent
+    anywhere else.
+    """
+
+    def __init__(self, count: int) -> None:
+        size = min(1 << 32, max(1 << 10, 1 << (16 * max(count, 1) - 1).bit_length()))
+        self._mask = size - 1
+        self._bits = bytearray(size // 8)
+
+    def add(self, key: str) -> None:
+        code = hash(key)
+        for bit in (code & self._mask, (code >> 32) & self._mask):
+            self._bits[bit >> 3] |= 1 << (bit & 7)
+
+    def __contains__(self, key: str) -> bool:
+        code, mask, bits = hash(key), self._mask, self._bits
+        first, second = code & mask, (code >> 32) & mask
+        return bool(bits[first >> 3] & (1 << (first & 7))) and bool(
+            bits[second >> 3] & (1 << (second & 7)))

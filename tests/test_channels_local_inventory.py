@@ -102,3 +102,19 @@ def test_pickup_method_is_optional(tmp_path: Path) -> None:
     channel = report.channels[0]
     assert channel.counts["pickup-method-without-sla"] == 1
     assert set(channel.counts) == {"pickup-method-without-sla", "duplicate-id"}
+
+
+def test_the_id_filter_never_misses_an_id_it_holds() -> None:
+    """The Bloom filter in front of the stock index: a product with store rows is always
+    looked up; a product without is nearly always answered without a query."""
+    from feedsync.stores import IdFilter
+    held = [f"SKU-{n}" for n in range(20_000)] + ["", "é-ü", "x" * 500]
+    ids = IdFilter(len(held))
+    for key in held:
+        ids.add(key)
+    assert all(key in ids for key in held)
+    others = [f"OTHER-{n}" for n in range(20_000)]
+    false_positives = sum(key in ids for key in others)
+    assert false_positives < 0.05 * len(others)  # ~1.4% expected at 16 bits a key
+    empty = IdFilter(0)
+    assert "SKU-1" not in empty
