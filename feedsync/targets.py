@@ -23,6 +23,7 @@ from feedsync.controls import TargetControls
 from feedsync.core import ChannelTarget, Output
 from feedsync.errors import ConfigError, OutputError, TemplateError
 from feedsync.report import ChannelReport, FieldFill
+from feedsync.rules.checks import RuleTests
 from feedsync.stores import StoreStock
 from feedsync.writers import WRITERS, Column, Layout, Writer
 from feedsync.writers.delimited import unquoted
@@ -62,6 +63,7 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
                             c.severity, c.name, config.path) for c in chosen]
     # Expressions several channels compute alike are computed once per product.
     shared = shared_keys(specs)
+    rule_tests = RuleTests()  # and identical rules on identical values decided once
     targets = []
     for target_config, spec in zip(chosen, specs, strict=True):
         names = _output_names(target_config, spec)
@@ -69,7 +71,7 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
         unquoted_text = any(unquoted({**spec.outputs[n].options,
                                       **target_config.options.get(n, {})}) for n in names)
         channel = CompiledChannel(spec, lint_formulas=delimited, clean_breaks=unquoted_text,
-                                  shared=shared)
+                                  shared=shared, rule_tests=rule_tests)
         outputs = []
         for name in names:
             overrides = dict(target_config.options.get(name, {}))

@@ -11,6 +11,7 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -27,6 +28,7 @@ from feedsync.rules.checks import (
     _EXCLUDES,
     _FORBIDS,
     CHECKS,
+    RuleTests,
     gtin_check_digit_ok,
     pattern_matcher,
 )
@@ -266,3 +268,40 @@ filter_amounts = st.one_of(
 def test_money_filter_equals_the_decimal_form(text: str, currency: str,
                                               decimals: int) -> None:
     assert money(text, currency, decimals) == money_filter_oracle(text, currency, decimals)
+
+
+# --- rules shared between the channels of a run ------------------------------------------
+
+_SHAREABLE_CASES = [
+    ("url", {}, ["https://shop.example.com/p/1", "ftp://x", "", "https://bad host/"]),
+    ("url", {"ascii": True}, ["https://shop.example.com/ü", "https://shop.example.com/p"]),
+    ("money", {}, ["12.50 USD", "0 USD", "12,50 EUR", "-1 USD", "abc"]),
+    ("gtin", {}, ["4006381333931", "4006381333932", "123"]),
+    ("pattern", {"regex": "(?i)(?!.*(placeholder|dummy)).*"}, ["Shirt", "Dummy shirt"]),
+]
+
+
+@pytest.mark.parametrize(("check", "params", "values"), _SHAREABLE_CASES)
+def test_shared_rule_tests_give_the_verdicts_of_their_own_test(
+        check: str, params: dict[str, Any], values: list[str]) -> None:
+    tests = RuleTests()
+    first, second = tests.test(check, params), tests.test(check, dict(params))
+    assert first is second  # one test for every channel with this rule
+    own = CHECKS[check].factory(params)
+    for _ in range(2):  # the second time round from what it remembers
+        assert [first(v) for v in values] == [own(v) for v in values]
+    assert tests.test(check, {**params, "extra": 1}) is not first
+
+
+def test_shared_rule_tests_forget_beyond_their_bound() -> None:
+    tests = RuleTests()
+    url = tests.test("url", {})
+    values = [f"https://shop.example.com/p/{n}" for n in range(3 * RuleTests.REMEMBERED)]
+    assert [url(v) for v in values] == [None] * len(values)
+    assert url("not a url") == CHECKS["url"].factory({})("not a url") is not None
+
+
+def test_a_rule_that_reads_the_clock_is_never_shared() -> None:
+    tests = RuleTests()
+    assert tests.test("date_ahead", {"days": 30}) is not tests.test("date_ahead", {"days": 30})
+    assert not CHECKS["date_ahead"].shareable

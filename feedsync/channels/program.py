@@ -27,7 +27,7 @@ from feedsync.channels.loader import ChannelSpec, FieldSpec
 from feedsync.codes import CODES
 from feedsync.errors import FeedsyncError, SecurityRefusal, TemplateError
 from feedsync.model import Issue, Product, Severity
-from feedsync.rules.checks import CHECKS, Test
+from feedsync.rules.checks import CHECKS, RuleTests, Test
 
 # XML 1.0 cannot carry C0 controls (but tab, LF, CR), lone surrogates, U+FFFE/U+FFFF;
 # lxml refuses them with a ValueError (reliability.md finding 8). They are cleaned here,
@@ -75,8 +75,11 @@ class CompiledChannel:
 
     def __init__(self, spec: ChannelSpec, lint_formulas: bool = False,
                  clean_breaks: bool = False,
-                 shared: frozenset[MemoKey] = frozenset()) -> None:
+                 shared: frozenset[MemoKey] = frozenset(),
+                 rule_tests: RuleTests | None = None) -> None:
         self.spec = spec
+        # The run's value tests, shared with its other channels (``RuleTests``).
+        self._rule_tests = rule_tests or RuleTests()
         # Field expressions other channels of this run compute too (``memo_key``): their
         # value is computed once per product and reused (``_memo``).
         self._shared = shared
@@ -204,7 +207,7 @@ class CompiledChannel:
                     raise TemplateError(f"unknown check {rule.check!r}; one of "
                                         + ", ".join(sorted(CHECKS)), key=rule.where)
                 try:
-                    test = check.factory(rule.params)
+                    test = self._rule_tests.test(rule.check, rule.params)
                 except (ValueError, TypeError, re.error) as exc:
                     raise TemplateError(f"{rule.where}: {exc}") from exc
                 code = rule.code or check.code
@@ -567,6 +570,7 @@ def _short(value: Any, limit: int = 200) -> str:
 
 def compile_channel(spec: ChannelSpec, lint_formulas: bool = False,
                     clean_breaks: bool = False,
-                    shared: frozenset[MemoKey] = frozenset()) -> CompiledChannel:
+                    shared: frozenset[MemoKey] = frozenset(),
+                    rule_tests: RuleTests | None = None) -> CompiledChannel:
     return CompiledChannel(spec, lint_formulas=lint_formulas, clean_breaks=clean_breaks,
-                           shared=shared)
+                           shared=shared, rule_tests=rule_tests)

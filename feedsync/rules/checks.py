@@ -8,6 +8,7 @@ or, for multi-valued fields, ``list[str]``; empty values pass every check but
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -25,6 +26,9 @@ class CheckType:
     code: str               # stable kebab-case code reported when the test fails
     factory: Callable[[Mapping[str, Any]], Test]
     per_value: bool = True  # apply to each value of a multi-valued field
+    # The verdict depends on the value and the rule's parameters alone (not the clock),
+    # and costs more than a dict look-up: worth sharing between channels (``RuleTests``).
+    shareable: bool = False
 
 
 def _required(_: Mapping[str, Any]) -> Test:
@@ -456,19 +460,66 @@ CHECKS: dict[str, CheckType] = {
     "max_length": CheckType("too-long", _max_length),
     "min_length": CheckType("too-short", _min_length),
     "enum": CheckType("not-in-enum", _enum),
-    "url": CheckType("bad-url", _url),
-    "money": CheckType("bad-money", _money),
-    "gtin": CheckType("bad-gtin", _gtin),
-    "gtin_coupon": CheckType("gtin-coupon-range", _gtin_coupon),
-    "gtin_restricted": CheckType("gtin-restricted-range", _gtin_restricted),
-    "date": CheckType("bad-date", _date),
-    "date_ahead": CheckType("date-too-far-ahead", _date_ahead),
-    "date_range": CheckType("bad-date-range", _date_range),
-    "shipping": CheckType("bad-shipping", _shipping),
-    "business_days": CheckType("bad-business-days", _business_days),
-    "pattern": CheckType("pattern-mismatch", _pattern),
+    "url": CheckType("bad-url", _url, shareable=True),
+    "money": CheckType("bad-money", _money, shareable=True),
+    "gtin": CheckType("bad-gtin", _gtin, shareable=True),
+    "gtin_coupon": CheckType("gtin-coupon-range", _gtin_coupon, shareable=True),
+    "gtin_restricted": CheckType("gtin-restricted-range", _gtin_restricted, shareable=True),
+    "date": CheckType("bad-date", _date, shareable=True),
+    "date_ahead": CheckType("date-too-far-ahead", _date_ahead),  # reads the clock
+    "date_range": CheckType("bad-date-range", _date_range, shareable=True),
+    "shipping": CheckType("bad-shipping", _shipping, shareable=True),
+    "business_days": CheckType("bad-business-days", _business_days, shareable=True),
+    "pattern": CheckType("pattern-mismatch", _pattern, shareable=True),
     "max_count": CheckType("too-many-values", _max_count, per_value=False),
     "no_private_use": CheckType("private-use-char", _no_private_use),
-    "promo_text": CheckType("promotional-text", _promo_text),
-    "all_caps": CheckType("all-caps", _all_caps),
+    "promo_text": CheckType("promotional-text", _promo_text, shareable=True),
+    "all_caps": CheckType("all-caps", _all_caps, shareable=True),
 }
+
+
+class RuleTests:
+    """The value tests of one run's rules, shared between its channels.
+
+    Channels check the same values with the same rules: each of five channels tests the
+    product's link and image with ``url``, its GTIN with ``gtin``, its price with
+    ``money``, and Microsoft runs Google's rules on Google's values. A shareable check is
+    made once per distinct rule (check and parameters) and remembers its verdicts on the
+    last values it saw (at most ``REMEMBERED``; a product's values follow each other
+    through every channel), so the second channel to ask pays a dict look-up. Verdicts
+    are pure, so sharing never changes one; severity, code and message stay each
+    channel's own (``CompiledChannel`` keeps them beside the test).
+    """
+
+    REMEMBERED = 256
+
+    def __init__(self) -> None:
+        self._made: dict[str, Test] = {}
+
+    def test(self, check: str, params: Mapping[str, Any]) -> Test:
+        kind = CHECKS[check]
+        if not kind.shareable:
+            return kind.factory(params)
+        key = check + "\0" + json.dumps(params, sort_keys=True, default=str)
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = _remembering(kind.factory(params), self.REMEMBERED)
+        return made
+
+
+_UNSEEN: Any = object()
+
+
+def _remembering(test: Test, size: int) -> Test:
+    seen: dict[str, str | None] = {}
+
+    def remembered(value: Any) -> str | None:
+        if type(value) is not str:
+            return test(value)
+        verdict = seen.get(value, _UNSEEN)
+        if verdict is _UNSEEN:
+            if len(seen) >= size:
+                seen.clear()
+            verdict = seen[value] = test(value)
+        return verdict  # type: ignore[no-any-return]
+    return remembered
