@@ -305,3 +305,13 @@ def test_a_rule_that_reads_the_clock_is_never_shared() -> None:
     tests = RuleTests()
     assert tests.test("date_ahead", {"days": 30}) is not tests.test("date_ahead", {"days": 30})
     assert not CHECKS["date_ahead"].shareable
+
+
+def test_a_shared_rule_test_given_a_list_decides_it_unremembered() -> None:
+    """A value that is not text (unhashable) goes to the test itself, not the memory."""
+    promo = RuleTests().test("promo_text", {"words": ["sale"]})
+    own = CHECKS["promo_text"].factory({"words": ["sale"]})
+    with pytest.raises(AttributeError):
+        own(["sale"])  # the test itself decides, and fails alike
+    with pytest.raises(AttributeError):
+        promo(["sale"])
