@@ -608,3 +608,19 @@ def test_messages_are_the_bytes_the_standard_json_module_writes(tmp_path: Path) 
         assert data == json.dumps(json.loads(data), ensure_ascii=False,
                                   separators=(",", ":")).encode("utf-8")
         assert b'"value_with_tax":' + written + b"}" in data, data
+
+
+def test_the_sku_table_is_sized_once_from_the_pipelines_estimate(tmp_path: Path) -> None:
+    """``Run.reserve`` passes its catalog-size estimate on: no doubling (which briefly
+    holds the old table and the new) as a large feed is written."""
+    columns = tuple(Column(name=n, header=n, multi=n == "product_type_keys")
+                    for n in ("sku", "product_type", "product_type_keys", "item_name"))
+    writer = WRITERS["amazon_listings"](Layout(columns, {**SELLER, "_target": "amazon"}))
+    writer.reserve(50_000)  # type: ignore[attr-defined]
+    sized = writer._skus.nbytes  # type: ignore[attr-defined]
+    assert sized >= 50_000 * 12
+    writer.start(BytesIO())
+    for n in range(5_000):
+        writer.write({"sku": f"S-{n}", "product_type": "SHIRT", "product_type_keys": [],
+                      "item_name": "Shirt"})
+    assert writer._skus.nbytes == sized  # type: ignore[attr-defined]

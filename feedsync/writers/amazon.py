@@ -328,6 +328,10 @@ class AmazonListingsWriter:
     def write(self, item: Mapping[str, Any]) -> None:
         self.write_encoded(self.encode(item))
 
+    def reserve(self, expected: int) -> None:
+        """Size the SKU table for about ``expected`` messages (the pipeline's estimate)."""
+        self._skus.reserve(expected)
+
     def update_message(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """The product's ``UPDATE`` message, checked against Amazon's message schema.
 

@@ -197,6 +197,12 @@ class SplitWriter:
     def encode(self, item: Mapping[str, Any]) -> bytes:
         return self.inner.encode(item)
 
+    def reserve(self, expected: int) -> None:
+        """Passed on to the wrapped writer, where it sizes a table per item."""
+        reserve = getattr(self.inner, "reserve", None)
+        if reserve is not None:
+            reserve(expected)
+
     def write(self, item: Mapping[str, Any]) -> None:
         self.write_encoded(self.encode(item))
 
