@@ -244,7 +244,8 @@ def _pack(outcome: Outcome, marks: list[Mark], lengths: array[int],
         for offset, data in enumerate(payload):
             slots[base + offset].append(data)
             lengths.append(len(data))
-    if outcome.kind == WRITTEN and not outcome.issues and not outcome.failed and payload:
+    if (outcome.kind == WRITTEN and not outcome.issues and not outcome.failed
+            and payload is not None):
         marks.append(outcome.fill)
     else:
         marks.append((outcome.kind, outcome.issues, outcome.fill, outcome.failed,

@@ -570,7 +570,6 @@ def _short(value: Any, limit: int = 200) -> str:
 
 def compile_channel(spec: ChannelSpec, lint_formulas: bool = False,
                     clean_breaks: bool = False,
-                    shared: frozenset[MemoKey] = frozenset(),
-                    rule_tests: RuleTests | None = None) -> CompiledChannel:
+                    shared: frozenset[MemoKey] = frozenset()) -> CompiledChannel:
     return CompiledChannel(spec, lint_formulas=lint_formulas, clean_breaks=clean_breaks,
-                           shared=shared, rule_tests=rule_tests)
+                           shared=shared)

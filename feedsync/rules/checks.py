@@ -363,30 +363,30 @@ def pattern_matcher(regex: str) -> Callable[[str], bool]:
     Anything else, and any doubt (``x`` mode, an X that does not compile alone, so its
     brackets may not be the lookahead's own), is plain ``fullmatch``.
     """
-    compiled = re.compile(regex)
+    full = re.compile(regex).fullmatch
     forbids = _FORBIDS.fullmatch(regex)
-    if forbids is not None and _compiles((forbids.group(1) or "") + forbids.group(2)):
-        flags = forbids.group(1) or ""
-        found = re.compile(f"{flags}({forbids.group(2)})").search
-        if "s" in flags:
-            return lambda value: found(value) is None
-        return lambda value: "\n" not in value and found(value) is None
+    if forbids is not None:
+        flags, inner = forbids.group(1) or "", forbids.group(2)
+        if _compiled(flags + inner) is not None:  # X alone: its brackets are its own
+            search = re.compile(f"{flags}({inner})").search
+            if "s" in flags:
+                return lambda value: search(value) is None
+            return lambda value: "\n" not in value and search(value) is None
     excludes = _EXCLUDES.fullmatch(regex)
-    if excludes is not None and _compiles(f"{excludes.group(1) or ''}[{excludes.group(2)}]"):
-        excluded = re.compile(f"{excludes.group(1) or ''}[{excludes.group(2)}]")
-        if not any(excluded.fullmatch(chr(code)) for code in range(128)):
-            full = compiled.fullmatch
+    if excludes is not None:
+        excluded = _compiled(f"{excludes.group(1) or ''}[{excludes.group(2)}]")
+        if excluded is not None and not any(excluded.fullmatch(chr(code))
+                                            for code in range(128)):
             return lambda value: value.isascii() or full(value) is not None
-    full = compiled.fullmatch
     return lambda value: full(value) is not None
 
 
-def _compiles(regex: str) -> bool:
+def _compiled(regex: str) -> re.Pattern[str] | None:
+    """``regex`` compiled, or None where it does not compile alone."""
     try:
-        re.compile(regex)
+        return re.compile(regex)
     except re.error:
-        return False
-    return True
+        return None
 
 
 def _max_count(params: Mapping[str, Any]) -> Test:
