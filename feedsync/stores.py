@@ -17,6 +17,8 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,11 +59,19 @@ class StoreStock:
     _conn: sqlite3.Connection | None = field(default=None, init=False, repr=False)
     _pid: int = field(default=0, init=False, repr=False)
     _ids: IdFilter = field(init=False, repr=False)
+    _remove: Callable[[], object] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.stats = StockStats(path=str(self.source))
         self._dir = Path(tempfile.mkdtemp(prefix="feedsync-stock-"))
-        self._load()
+        # The backstop for a run prepared and never executed, or a failure between
+        # preparing and executing it: the index goes when this object does (or at exit).
+        self._remove = weakref.finalize(self, _remove_dir, self._dir, os.getpid())
+        try:
+            self._load()
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def _db(self) -> Path:
@@ -97,7 +107,6 @@ class StoreStock:
         conn.commit()
         conn.close()
         if self.stats.rows == 0:
-            self.close()
             raise ConfigError(f"store stock file {self.source} holds no usable rows",
                               tip=f"it needs columns {self.key!r} and {self.store_column!r}")
 
@@ -123,7 +132,13 @@ class StoreStock:
         if self._conn is not None and self._pid == os.getpid():
             self._conn.close()
         self._conn = None
-        shutil.rmtree(self._dir, ignore_errors=True)
+        self._remove()
+
+
+def _remove_dir(path: Path, owner: int) -> None:
+    # A forked worker that drops its copy must not delete the parent's index.
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class IdFilter:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import gc
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,8 @@ import pytest
 from feedsync import build
 from feedsync.config import parse_config
 from feedsync.errors import ConfigError, ExitCode
+from feedsync.pipeline import prepare_run
+from feedsync.stores import StoreStock
 from tests.helpers import EXAMPLES, REPO, run_cli, write_config
 
 STORES = REPO / "examples" / "stores.csv"
@@ -118,3 +123,45 @@ def test_the_id_filter_never_misses_an_id_it_holds() -> None:
     assert false_positives < 0.05 * len(others)  # ~1.4% expected at 16 bits a key
     empty = IdFilter(0)
     assert "SKU-1" not in empty
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tempfile's folder for this test alone, so a leaked store index shows."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_a_prepared_run_never_executed_leaves_no_store_index(tmp_path: Path,
+                                                              private_tmp: Path) -> None:
+    run = prepare_run(EXAMPLES, [], tmp_path / "out", _config(STORES),  # type: ignore[arg-type]
+                      write=True, command="build")
+    assert [p.name for p in private_tmp.iterdir()][0].startswith("feedsync-stock-")
+    del run
+    gc.collect()
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_a_store_file_that_fails_to_load_leaves_no_index(tmp_path: Path,
+                                                          private_tmp: Path) -> None:
+    stock = tmp_path / "stores.csv"
+    stock.write_text("store_code,id,quantity\n,MUG-350,3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="holds no usable rows"):
+        build(EXAMPLES, [], tmp_path / "out", _config(stock))  # type: ignore[arg-type]
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_a_forked_worker_dropping_its_copy_keeps_the_parents_index(
+        private_tmp: Path) -> None:
+    stock = StoreStock(STORES)
+    child = os.fork()
+    if child == 0:      # the worker: its copy goes, as a finished worker's does
+        del stock
+        gc.collect()
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert stock.rows_for("TS-100-NAVY-M")          # still readable in the parent
+    stock.close()
+    assert list(private_tmp.iterdir()) == []
