@@ -79,6 +79,9 @@ def prepare_targets(config: Config, requested: Sequence[str], out_dir: Path | No
             # where the feed goes; they still never open the feed itself.
             overrides["_output_dir"] = str(out_dir) if out_dir is not None else None
             overrides["_target"] = target_config.name
+            # The field the pipeline rejects duplicates of (duplicate-id), so a writer
+            # need not keep a second table of it.
+            overrides["_unique_field"] = spec.id_field
             try:
                 writer: Writer = WRITERS[spec.outputs[name].writer](
                     _layout(spec, name, overrides))

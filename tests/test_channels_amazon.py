@@ -23,6 +23,7 @@ from feedsync import build, validate
 from feedsync.channels.loader import builtin_templates_dir
 from feedsync.config import parse_config
 from feedsync.errors import ConfigError, ExitCode, GateRefused
+from feedsync.pipeline import prepare_run
 from feedsync.report import RunReport
 from feedsync.writers import WRITERS, Column, ItemRejected, Layout
 from feedsync.writers import amazon as amazon_writer
@@ -503,6 +504,20 @@ def test_the_writer_refuses_a_sku_it_already_wrote(tmp_path: Path) -> None:
     with pytest.raises(ItemRejected) as caught:
         writer.encode(item)
     assert (caught.value.code, caught.value.field) == ("amazon-duplicate-sku", "sku")
+
+
+def test_in_a_build_the_pipeline_alone_keeps_skus_unique(tmp_path: Path) -> None:
+    """The pipeline rejects a second SKU (duplicate-id on the id as written), so the
+    writer it builds keeps no second table of every SKU; on its own it keeps one."""
+    run = prepare_run(tmp_path / "c.csv", ["amazon"], tmp_path / "out",
+                      parse_config(_raw(None)), write=True, command="build")
+    writer = run.targets[0].outputs[0].writer
+    inner = getattr(writer, "inner", writer)
+    assert isinstance(inner, amazon_writer.AmazonListingsWriter)
+    assert run.targets[0].spec.id_field == "sku" and inner._skus is None
+    columns = (Column(name="sku", header="sku"),)
+    alone = WRITERS["amazon_listings"](Layout(columns, {**SELLER, "_output_dir": None}))
+    assert alone._skus is not None  # type: ignore[attr-defined]
 
 
 def test_an_offer_in_another_currency_than_the_marketplace_is_rejected(tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ def channels_for(targets: Sequence[Target], file_destinations: Mapping[str, int]
         base = channel.base_output or target.outputs[0].name
         overrides = dict(target.config.options.get(base, {}))
         overrides.update({"_output_dir": None, "_target": target.config.name,
-                          "_output": base})
+                          "_output": base, "_unique_field": target.spec.id_field})
         sink = channel.make_sink(_layout(target.spec, base, overrides))
         output = _Output(name="api", path=Path(f"{target.config.name}.api.jsonl"),
                          writer=sink)

@@ -21,8 +21,9 @@ Deltas are not this writer's business: it writes every product it is given as an
 ``UPDATE`` (a full replace). ``feedsync push`` with an ``api:`` section sends only what
 changed, and deletes what left, from the per-product state (``feedsync/deltas.py``,
 docs/apis.md); the share of deletes it may send is the publish gate's ``too-many-deletes``.
-Two catalog ids that become one SKU are caught here (``amazon-duplicate-sku``), with the
-same 17-bytes-per-id table the pipeline uses for duplicate ids.
+Two catalog ids that become one SKU are the pipeline's ``duplicate-id`` (it checks the id
+as the channel writes it: the SKU). A writer used on its own, with nothing upstream
+keeping SKUs unique, catches them itself (``amazon-duplicate-sku``).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ _REQUIREMENTS: Final = ("LISTING", "LISTING_PRODUCT_ONLY", "LISTING_OFFER_ONLY")
 _OPTION_KEYS: Final = frozenset({
     "seller_id", "marketplace_id", "language_tag", "issue_locale", "requirements",
     "product_types_file", "fulfillment_channel_code", "report_included_data",
-    "plain_attributes", "max_bytes", "max_messages", "_output_dir", "_target", "_output"})
+    "plain_attributes", "max_bytes", "max_messages", "_output_dir", "_target", "_output",
+    "_unique_field"})
 # Options of the sidecar era (before issue 12): refused with a pointer to what replaced them.
 _MOVED: Final = {
     "mode": "every build writes every SKU as UPDATE; `feedsync push` sends only changes "
@@ -226,7 +228,12 @@ class AmazonListingsWriter:
         self._count = 0        # messages of this build: message ids run on across documents
         self._in_document = 0  # messages of the current document (a split starts another)
         self._bytes = 0        # bytes of the current document
-        self._skus = SeenIds(1 << 10)
+        # A backstop where nothing upstream keeps SKUs unique (the writer used on its own).
+        # The pipeline passes the field it rejects duplicates of (``duplicate-id``, on the
+        # value as written); when that is the SKU, a second table of every SKU (~17 MB at
+        # 1M products) would only repeat that check.
+        checked = options.get("_unique_field") == "sku"
+        self._skus: SeenIds | None = None if checked else SeenIds(1 << 10)
 
     # --- option checks (ConfigError naming the key path, before the catalog is read) -------
     def _required_text(self, options: Mapping[str, Any], name: str, what: str) -> str:
@@ -304,9 +311,8 @@ class AmazonListingsWriter:
         """The message for ``item``; ``write_encoded`` gives it its id."""
         message = self.update_message(item)
         data = self._encode(message)
-        if self._skus.line_of(message["sku"]):
-            # The backstop behind the pipeline's duplicate-id check (on the SKU as
-            # written), where this process has written the SKU before (a serial build).
+        if self._skus is not None and self._skus.line_of(message["sku"]):
+            # Nothing upstream keeps SKUs unique: this process wrote the SKU before.
             raise ItemRejected(
                 "amazon-duplicate-sku",
                 f"SKU {message['sku']!r} was already written by this build; Amazon SKUs are "
@@ -314,10 +320,13 @@ class AmazonListingsWriter:
         return data
 
     def write_encoded(self, data: bytes) -> None:
+        if self._skus is None:
+            self._emit(data)
+            return
         sku = _sku_of(data)
         if self._skus.line_of(sku):
-            # Only reachable in a parallel build, and only if the pipeline's duplicate
-            # check missed it: a feed with a SKU twice is never written.
+            # Encoded elsewhere (another process) with no upstream check: a feed
+            # with a SKU twice is never written.
             raise OutputError(
                 f"SKU {sku!r} would be written twice in the Amazon listings feed; Amazon "
                 "SKUs are unique per seller", tip="run with --jobs 1 to have the second "
@@ -330,7 +339,8 @@ class AmazonListingsWriter:
 
     def reserve(self, expected: int) -> None:
         """Size the SKU table for about ``expected`` messages (the pipeline's estimate)."""
-        self._skus.reserve(expected)
+        if self._skus is not None:
+            self._skus.reserve(expected)
 
     def update_message(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """The product's ``UPDATE`` message, checked against Amazon's message schema.
