@@ -230,7 +230,7 @@ class IdGroups:
     Duplicates are checked on the id as the channel writes it: after the channel's
     expression, a config override or an override column, and the cleaning every value
     gets (characters XML cannot carry removed). Targets whose id comes from the same
-    context-free expression share one value and one table (``SeenIds``: ~17 bytes an
+    context-free expression share one value and one table (``SeenIds``: ~14 bytes an
     id), so the common case (every channel maps ``product.id | single_line``) pays for
     one table however many channels run. The id is taken from the product as read (joins
     and defaults applied), before a target's own controls (currency, reserve), which

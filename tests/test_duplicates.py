@@ -32,10 +32,30 @@ def test_growth_and_reserve_keep_every_id() -> None:
     assert seen.count == 50_000
 
 
-def test_reserved_table_is_about_17_bytes_per_id() -> None:
+def test_reserved_table_is_about_14_bytes_per_id() -> None:
     seen = SeenIds()
     seen.reserve(1_000_000)
-    assert seen.nbytes < 18 * 1_000_000
+    assert seen.nbytes < 14.2 * 1_000_000
+
+
+def test_a_nearly_full_table_still_finds_every_id_and_no_other() -> None:
+    """Filled to just below the point where it grows (92%), and on past it: every id
+    gives its own first line, and ids never added are never found (against a dict)."""
+    seen = SeenIds(capacity=10_000)
+    size = seen._size
+    first: dict[str, int] = {}
+    number = 0
+    while seen._size == size:
+        product_id = f"P-{number * 7919 % 100_003}-{number}"
+        first[product_id] = number + 2
+        assert seen.add(product_id, number + 2) == 0
+        number += 1
+    assert number > 0.9 * size   # it grew only past 92% full
+    for product_id, line in first.items():
+        assert seen.line_of(product_id) == line
+        assert seen.add(product_id, 1) == line
+    assert all(seen.line_of(f"Q-{n}") == 0 for n in range(20_000))
+    assert seen.count == len(first)
 
 
 # --- in a build: the id as each channel writes it -----------------------------------------
