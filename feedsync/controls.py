@@ -29,6 +29,10 @@ from feedsync.model import Issue, Product, RowProblem
 from feedsync.report import CategoryMapSummary, ControlsSummary, JoinSummary
 from feedsync.sources import SourceOptions, open_catalog
 
+# How a reserve that applied is named among the controls that fired (the report counts
+# them: ``ChannelTarget.count``).
+RESERVE_FIRED = "reserve:"
+
 
 @dataclass
 class JoinStats:
@@ -249,7 +253,7 @@ def _apply_reserve(verdict: Verdict, reserve: Reserve) -> None:
     availability = product.get("availability", "").strip().lower().replace(" ", "_")
     if availability not in ("preorder", "backorder"):
         product["availability"] = "in_stock" if left > 0 else "out_of_stock"
-    verdict.fired.append(f"reserve: {quantity} -> {left}")
+    verdict.fired.append(f"{RESERVE_FIRED} {quantity} -> {left}")
 
 
 def _copy(product: Product) -> Product:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING
 
+from feedsync.controls import RESERVE_FIRED
 from feedsync.core import WRITTEN, ChannelTarget, Outcome, OutcomeKind
 from feedsync.model import Issue, Product, Record, RowProblem
 
@@ -55,8 +56,9 @@ _RUN: Run | None = None       # set in the parent just before the fork; read by 
 Entry = RowProblem | tuple[str, int, dict[str, str]]
 # (catalog id, ids per id group, line, file) of a product; its outcomes are in the marks
 Head = tuple[str, list[str], int, str]
-# An outcome that is not "written, nothing to say": (kind, issues, fill, failed, encoded)
-Unusual = tuple[OutcomeKind, list[Issue], int, tuple[str, ...], bool]
+# An outcome that is not "written, nothing to say": (kind, issues, fill, failed, encoded,
+# the reserve controls that fired: the report counts them)
+Unusual = tuple[OutcomeKind, list[Issue], int, tuple[str, ...], bool, list[str]]
 Mark = int | Unusual
 
 
@@ -244,12 +246,14 @@ def _pack(outcome: Outcome, marks: list[Mark], lengths: array[int],
         for offset, data in enumerate(payload):
             slots[base + offset].append(data)
             lengths.append(len(data))
+    reserved = [f for f in outcome.fired if f.startswith(RESERVE_FIRED)] \
+        if outcome.fired else []
     if (outcome.kind == WRITTEN and not outcome.issues and not outcome.failed
-            and payload is not None):
+            and payload is not None and not reserved):
         marks.append(outcome.fill)
     else:
         marks.append((outcome.kind, outcome.issues, outcome.fill, outcome.failed,
-                      payload is not None))
+                      payload is not None, reserved))
 
 
 class _Unpacker:
@@ -277,9 +281,9 @@ class _Unpacker:
     def _outcome(self, mark: Mark, base: int, outputs: int) -> Outcome:
         if type(mark) is int:
             return Outcome(WRITTEN, [], payload=self._payload(base, outputs), fill=mark)
-        kind, issues, fill, failed, encoded = mark  # type: ignore[misc]
+        kind, issues, fill, failed, encoded, reserved = mark  # type: ignore[misc]
         return Outcome(kind, issues, payload=self._payload(base, outputs) if encoded else None,
-                       fill=fill, failed=failed)
+                       fill=fill, failed=failed, fired=reserved)
 
     def _payload(self, base: int, outputs: int) -> list[bytes]:
         payload = []

@@ -49,6 +49,18 @@ def test_parallel_output_is_byte_identical(catalog: Path, tmp_path: Path) -> Non
     assert "duplicate-id" in serial["issues"]  # type: ignore[operator]
 
 
+def test_parallel_report_counts_reserves_as_serial(catalog: Path, tmp_path: Path) -> None:
+    """A reserve that applied travels with the outcome from the worker: the parallel
+    report counted none (``reserved: 0``) before it did."""
+    channels = {"google": {"reserve": 2}}
+    serial = _build(catalog, tmp_path / "serial", 1, channels)
+    parallel = _build(catalog, tmp_path / "parallel", 2, channels)
+    assert serial == parallel
+    assert serial["reserved"] > 1000   # type: ignore[operator]
+    assert (tmp_path / "serial" / "google.xml").read_bytes() == \
+        (tmp_path / "parallel" / "google.xml").read_bytes()
+
+
 def test_parallel_duplicates_per_channel_id(catalog: Path, tmp_path: Path) -> None:
     # Two id expressions (two duplicate tables): the parent decides both in catalog order
     # from the ids the workers send back.
