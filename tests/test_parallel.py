@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,72 @@ def test_amazon_builds_in_parallel_with_the_other_channels(catalog: Path,
     for name in names:
         assert (tmp_path / "out1" / name).read_bytes() == \
             (tmp_path / "out2" / name).read_bytes(), name
+
+
+def _controlled_catalog(catalog: Path, folder: Path) -> tuple[Path, dict[str, object]]:
+    """The adversarial catalog plus per-channel override and price columns, and the files
+    of every control a parallel build runs in its workers (category map, translations)."""
+    with catalog.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    header, body = rows[0], rows[1:]
+    types = sorted({r[header.index("product_type")] for r in body
+                    if len(r) == len(header)})[:3]
+    path = folder / "controlled.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*header, "title@google", "price_EUR"])
+        for number, row in enumerate(body):
+            extra = [f"Own title {number}" if number % 7 == 0 else "",
+                     f"{number % 90 + 1}.50 EUR" if number % 3 else ""]
+            if len(row) == len(header) and number % 4 == 0:
+                row[header.index("google_product_category")] = ""   # the map fills it
+            writer.writerow(row + extra if len(row) == len(header) else row)
+    with (folder / "categories.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["product_type", "google_product_category"],
+                                      *[[t, str(2169 + n)] for n, t in enumerate(types)]])
+    with (folder / "translations.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "locale", "title"])
+        for number, row in enumerate(body[:400]):
+            if number % 5 == 0 and len(row) == len(header):
+                writer.writerow([row[0], "de-DE", f"Titel {number}"])
+    raw: dict[str, object] = {
+        "defaults": {"currency": "USD", "condition": "new"},
+        "category_map": {"path": str(folder / "categories.csv"),
+                         "from": "product_type", "to": "google_product_category"},
+        "catalog": {"translations": {"path": str(folder / "translations.csv"), "key": "id",
+                                     "locale": "locale", "fields": {"title": "title"}}},
+        "channels": {
+            "google": {"outputs": ["xml", "tsv"], "reserve": "10%",
+                       "exclude": "product.brand == 'Acme'",
+                       "severity": {"bad-gtin": "warning"},
+                       "overrides": {"custom_label_0": "product.size | upper"}},
+            "google-DE": {"template": "google", "reserve": 1,
+                          "target": {"country": "DE", "currency": "EUR", "language": "de"}},
+            "meta": {"include": "product.availability != 'out_of_stock'",
+                     # fails on a product with no price: counted as a failed expression
+                     "overrides": {"custom_label_1": "100 // ((product.quantity | int) % 4)"}},
+            "tiktok": {}}}
+    return path, raw
+
+
+def test_every_control_reports_the_same_in_parallel(catalog: Path, tmp_path: Path) -> None:
+    """Filters, reserves, overrides (one failing on some products), override columns, a
+    second market priced from its own column, severity changes, category map and
+    translations: the whole report and every file are a serial build's."""
+    path, raw = _controlled_catalog(catalog, tmp_path)
+    reports, outputs = [], []
+    for jobs in (1, 2):
+        out = tmp_path / f"out{jobs}"
+        report = build(path, [], out, parse_config({**raw, "jobs": jobs})).to_dict()
+        reports.append(json.loads(json.dumps(report).replace(str(out), "<out>")))
+        outputs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
+    assert reports[0] == reports[1]
+    assert outputs[0] == outputs[1]
+    channels = reports[0]["channels"]
+    assert channels["google"]["reserved"] > 100 and channels["google"]["filtered"] > 0
+    assert channels["google-DE"]["reserved"] > 100 and channels["meta"]["filtered"] > 0
+    assert reports[0]["controls"]["category_map"]["mapped"] > 0
+    assert channels["meta"]["issues"]["expression-failed"] > 0
+    assert b"Own title 7" in outputs[0]["google.xml"]
+    assert b"Titel 5" in outputs[0]["google-DE.xml"] or b"Titel 10" in outputs[0]["google-DE.xml"]
