@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedsync.channels.compiler import Data, ExpressionCompiler, make_environment
-from feedsync.channels.filters import _BLOCK_TAG, _SCRIPT, _TAG, money, plain_text
+from feedsync.channels.filters import _BLOCK_TAG, _SCRIPT, _TAG, money, plain_text, single_line
 from feedsync.channels.loader import ChannelLibrary
 from feedsync.channels.program import CompiledChannel
 from feedsync.deltas import _sink_rows, sink_line
@@ -55,6 +55,25 @@ def plain_text_oracle(text: str) -> str:
 @given(texts)
 def test_plain_text_equals_the_regex_form(text: str) -> None:
     assert plain_text(text) == plain_text_oracle(text)
+
+
+_ASCII_SPACES = [chr(c) for c in range(128) if chr(c).isspace()]
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES + _ASCII_SPACES + ["x", "\x7f", "\x1b"]),
+                max_size=30).map("".join))
+def test_single_line_equals_split_and_join(text: str) -> None:
+    assert single_line(text) == " ".join(text.split())
+
+
+def test_single_line_knows_every_ascii_space_split_breaks_on() -> None:
+    # The fast form lists them by hand: any it missed would pass through unchanged.
+    assert _ASCII_SPACES == ["\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1d", "\x1e",
+                             "\x1f", " "]
+    for space in _ASCII_SPACES:
+        assert single_line(f"a{space}b") == single_line(f"a{space}{space}b") == "a b"
+        assert single_line(f"{space}a") == single_line(f"a{space}") == "a"
 
 
 def test_plain_text_on_a_description_with_markup() -> None:
