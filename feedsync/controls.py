@@ -29,9 +29,14 @@ from feedsync.model import Issue, Product, RowProblem
 from feedsync.report import CategoryMapSummary, ControlsSummary, JoinSummary
 from feedsync.sources import SourceOptions, open_catalog
 
-# How a reserve that applied is named among the controls that fired (the report counts
-# them: ``ChannelTarget.count``).
+# How a reserve that applied is named among the controls that fired.
 RESERVE_FIRED = "reserve:"
+
+
+def reserves_fired(fired: list[str]) -> list[str]:
+    """The reserves among the controls that fired: the report counts them
+    (``ChannelTarget.count``), so a parallel build's packed outcome carries them."""
+    return [entry for entry in fired if entry.startswith(RESERVE_FIRED)]
 
 
 @dataclass

@@ -29,7 +29,7 @@ from feedsync.channels.loader import ChannelSpec
 from feedsync.channels.program import XML_ILLEGAL, CompiledChannel
 from feedsync.codes import CODES
 from feedsync.config import ChannelConfig
-from feedsync.controls import RESERVE_FIRED, TargetControls, expression_failed
+from feedsync.controls import TargetControls, expression_failed, reserves_fired
 from feedsync.errors import FeedsyncError, TemplateError
 from feedsync.model import Issue, Product
 from feedsync.report import ChannelReport, IssueLog
@@ -111,7 +111,7 @@ class ChannelTarget:
     def count(self, outcome: Outcome) -> None:
         """Count an outcome settled in catalog order: fill, and failed expressions."""
         self.reached += 1
-        if outcome.fired and any(f.startswith(RESERVE_FIRED) for f in outcome.fired):
+        if outcome.fired and reserves_fired(outcome.fired):
             self.report.reserved += 1
         if outcome.fill >= 0:
             self.report.fill.add(outcome.fill)

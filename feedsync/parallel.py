@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from feedsync.controls import RESERVE_FIRED
+from feedsync.controls import reserves_fired
 from feedsync.core import WRITTEN, ChannelTarget, Outcome, OutcomeKind
 from feedsync.model import Issue, Product, Record, RowProblem
 
@@ -246,8 +246,7 @@ def _pack(outcome: Outcome, marks: list[Mark], lengths: array[int],
         for offset, data in enumerate(payload):
             slots[base + offset].append(data)
             lengths.append(len(data))
-    reserved = [f for f in outcome.fired if f.startswith(RESERVE_FIRED)] \
-        if outcome.fired else []
+    reserved = reserves_fired(outcome.fired) if outcome.fired else []
     if (outcome.kind == WRITTEN and not outcome.issues and not outcome.failed
             and payload is not None and not reserved):
         marks.append(outcome.fill)
